@@ -1,0 +1,51 @@
+# The front door. `make demo` and `make test` work on a fresh machine: they create the
+# virtual environment from requirements.lock first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DOUDIAN := $(VENV)/bin/doudian
+DEMO ?= demo
+
+.PHONY: help venv test lint format demo docs lock bench clean
+
+help:
+	@echo "make demo   create the environment, generate demo exports, run the pipeline"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff check and format check"
+	@echo "make docs   regenerate docs/cli.md from --help"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check pipeline schemas tests
+	$(VENV)/bin/ruff format --check pipeline schemas tests
+
+format: venv
+	$(VENV)/bin/ruff format pipeline schemas tests
+
+docs: venv
+	$(PY) -m pipeline.docs > docs/cli.md
+
+demo: venv
+	$(DOUDIAN) fixtures --shops 3 --orders 20000 --seed 7 --out $(DEMO)/exports
+	$(DOUDIAN) validate orders $(DEMO)/exports/orders.csv --out $(DEMO)/out; test $$? -le 3
+	@echo
+	@echo "Demo exports: $(DEMO)/exports   Outputs: $(DEMO)/out"
+
+lock:
+	rm -rf /tmp/doudian-lock && $(PYTHON) -m venv /tmp/doudian-lock
+	/tmp/doudian-lock/bin/pip install --quiet -e '.[dev]'
+	( echo '# Exact versions installed by `make` (pip install -r requirements.lock). Regenerate with `make lock`.'; \
+	  /tmp/doudian-lock/bin/pip freeze --exclude-editable ) > requirements.lock
+
+clean:
+	rm -rf $(VENV) $(DEMO)

@@ -1,0 +1,3 @@
+"""doudian-batch: batch jobs over 抖店 exports."""
+
+__version__ = "0.1.0"

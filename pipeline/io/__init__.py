@@ -1,0 +1,1 @@
+"""Reading export files into raw tables and writing outputs atomically."""

@@ -1,0 +1,65 @@
+"""Writing outputs atomically and deterministically.
+
+Every file is written to a temporary name in its final folder, flushed, then renamed
+over the final name (`os.replace`), so a reader or a crashed run only ever sees the old
+file or the new one. Nothing time-dependent goes into a data file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it to `path`."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_csv(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, *, bom: bool = True) -> None:
+    """CSV in UTF-8, with a BOM by default so that Excel on Chinese Windows opens it
+    right. A LazyFrame is streamed to disk."""
+    with atomic_path(path) as tmp:
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_csv(tmp, include_bom=bom)
+        else:
+            frame.write_csv(tmp, include_bom=bom)
+
+
+def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(tmp, compression="zstd")
+        else:
+            frame.write_parquet(tmp, compression="zstd")
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    """JSON with sorted keys, two-space indent and a final newline."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    write_text(text, path)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,100 @@
+"""The vocabulary every export kind is described in.
+
+A `KindSpec` says how one kind of 抖店 export looks on disk (its Chinese headers and
+their aliases, where the data starts) and what its canonical table is (column names,
+value types, which columns must exist, the status sets). The pandera model next to it
+in each module holds the row rules. Readers, the cleaner and the validator are driven
+by these specs only, so the data contract of the project is readable here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+CHINA_TZ = "Asia/Shanghai"
+
+#: Value types a cell can have. Each maps to one parser in `pipeline.clean`.
+ValueType = Literal["id", "text", "money", "int", "timestamp"]
+
+DTYPES: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "text": pl.String(),
+    "money": pl.Int64(),  # integer fen
+    "int": pl.Int64(),
+    "timestamp": pl.Datetime("us", CHINA_TZ),
+}
+
+#: Money bounds (fen). A line above 10 million yuan is not a shop order: reject it.
+MONEY_MAX_FEN = 1_000_000_000
+
+
+def normalize_header(name: str) -> str:
+    """Fold a header cell for matching: NFKC (full-width brackets to ASCII), no
+    whitespace or BOM, ASCII case-folded. `退商品金额（元）` and `退商品金额(元)` match,
+    so do `SKU ID`, `SKUID` and `skuid`."""
+    folded = unicodedata.normalize("NFKC", name).replace("\ufeff", "")
+    return "".join(folded.split()).casefold()
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One canonical column.
+
+    headers: the Chinese header and its aliases, in order of preference (the first one
+    present in a file is used). required: the file must have the column (the value may
+    still be empty when `nullable`). signed: money that may be negative (fees in a bill).
+    """
+
+    name: str
+    type: ValueType
+    headers: tuple[str, ...]
+    required: bool = False
+    nullable: bool = True
+    signed: bool = False
+
+    @property
+    def dtype(self) -> pl.DataType:
+        return DTYPES[self.type]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One export kind: its columns, layout and keys."""
+
+    name: str  # the CLI name, e.g. "after-sales"
+    title: str  # the back office's name, e.g. "售后导出"
+    columns: tuple[ColumnSpec, ...]
+    #: rows between the header row and the first data row (the bill's note row)
+    skip_after_header: int = 0
+    #: a column whose value must be unique; later copies are rejected with `unique_code`
+    unique: str | None = None
+    unique_code: str = "duplicate-key"
+    #: known values of status columns; another value is a warning, not a rejection
+    statuses: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def column(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+    @property
+    def first_data_row(self) -> int:
+        """The spreadsheet row number of the first data row (header = row 1)."""
+        return 2 + self.skip_after_header
+
+
+def col(name: str, type: ValueType, *headers: str, **kw: object) -> ColumnSpec:
+    return ColumnSpec(name, type, tuple(headers), **kw)  # type: ignore[arg-type]
