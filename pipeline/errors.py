@@ -1,0 +1,38 @@
+"""The project's own exceptions. The CLI turns them into one-line messages and exit
+codes; nothing below the CLI prints or exits."""
+
+from __future__ import annotations
+
+#: Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_FILE = 1  # a file (or stage) cannot be used at all
+EXIT_USAGE = 2  # a bad option or argument (Click's own code too)
+EXIT_REJECTED = 3  # done, but some rows were rejected (or a warning status)
+
+
+class DoudianError(Exception):
+    """Base of the errors a user can cause."""
+
+    exit_code = EXIT_FILE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class InputError(DoudianError):
+    """A file that cannot be used at all: unreadable, empty, wrong kind, missing column."""
+
+    def __init__(self, path: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {message}", hint)
+        self.path = path
+
+
+class UsageError(DoudianError):
+    """A bad option value found after Click's own parsing."""
+
+    exit_code = EXIT_USAGE

@@ -1,0 +1,63 @@
+"""The catalogue of finding codes: every reason a row can be rejected (or warned about)
+in validation. Codes are stable kebab-case; the messages are what users read. The
+README's table of codes is generated from this dict."""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: code -> (severity, message)
+CODES: dict[str, tuple[str, str]] = {
+    "missing-value": ("error", "a required value is empty"),
+    "id-scientific-notation": (
+        "error",
+        "the ID was turned into a number by Excel (like 6.9E+18) and has lost its last "
+        "digits; export again, or format the column as text before saving",
+    ),
+    "bad-id": ("error", "not an ID of 16 to 19 digits"),
+    "bad-shop-id": ("error", "not a shop ID (letters, digits, - or _)"),
+    "bad-money": ("error", "not an amount in yuan with at most 2 decimals"),
+    "bad-integer": ("error", "not a whole number"),
+    "bad-timestamp": (
+        "error",
+        "not a date and time (YYYY-MM-DD HH:MM:SS, YYYY/MM/DD HH:MM, or an Excel date)",
+    ),
+    "money-out-of-range": (
+        "error",
+        "amount out of range (0 to 10,000,000.00 yuan; only bill amounts may be negative)",
+    ),
+    "quantity-not-positive": ("error", "the quantity must be at least 1"),
+    "negative-stock": ("error", "stock cannot be negative"),
+    "time-order": (
+        "error",
+        "earlier than the time before it (订单提交时间 <= 支付完成时间 <= 订单完成时间; "
+        "售后申请时间 <= 售后关闭/完结时间)",
+    ),
+    "missing-key": ("error", "neither SKU ID nor 商家编码 is given"),
+    "duplicate-sub-order": ("error", "this 子订单编号 appeared before; the first copy is kept"),
+    "duplicate-after-sale": ("error", "this 售后单号 appeared before; the first copy is kept"),
+    "duplicate-sku": ("error", "this SKU ID appeared before; the first copy is kept"),
+    "schema": ("error", "the value does not fit the column's type"),
+    "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
+}
+
+FINDING_SCHEMA = {
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "code": pl.String,
+    "message": pl.String,
+}
+
+
+def message_expr(code: pl.Expr, column: pl.Expr) -> pl.Expr:
+    """`<header>: <message of the code>`."""
+    text = code.replace_strict(
+        list(CODES), [m for _, m in CODES.values()], default="invalid value", return_dtype=pl.String
+    )
+    return pl.concat_str([column, pl.lit(": "), text])
+
+
+def empty_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDING_SCHEMA)
