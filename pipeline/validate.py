@@ -20,9 +20,9 @@ from pathlib import Path
 import pandera.errors
 import polars as pl
 
-from pipeline.clean import canonical_exprs, code_column
+from pipeline.clean import canonicalize, code_column, raw_column
 from pipeline.errors import InputError
-from pipeline.findings import FINDING_SCHEMA, empty_findings, message_expr
+from pipeline.findings import FINDING_SCHEMA, message_expr
 from pipeline.io.read import RawExport, open_export
 from pipeline.io.write import atomic_path, write_csv
 from schemas import KINDS, Kind
@@ -82,8 +82,8 @@ def validate_files(
     batch_rows: int = BATCH_ROWS,
 ) -> ValidationResult:
     """Validate the files of one kind as one table; write valid rows (Parquet), rejected
-    findings and warnings (CSV). Raises InputError before writing anything when a file
-    cannot be used at all."""
+    findings and warnings (CSV). Raises InputError, before writing any output, when a
+    file cannot be used at all."""
     k = KINDS[kind]
     valid_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".validate-{kind}-", dir=valid_path.parent))
@@ -92,33 +92,33 @@ def validate_files(
             open_export(k.spec, p, encoding=encoding, sheet=sheet, workdir=work, shop_id=shop_id)
             for p in paths
         ]
-        checker = _BatchChecker(k)
-        results: list[FileResult] = []
-        parts: list[Path] = []
-        for raw in raws:
-            results.append(checker.run_file(raw, work, parts, batch_rows))
-        _write_outputs(k, work, parts, valid_path, rejected_path, warnings_path)
+        checker = _BatchChecker(k, work)
+        results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
+        duplicates = checker.duplicates(raws, results)
+        checker.write_outputs(duplicates, valid_path, rejected_path, warnings_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ValidationResult(kind, results, valid_path, rejected_path, warnings_path)
 
 
 class _BatchChecker:
-    """Checks batches in input order, remembering the unique keys seen so far."""
+    """Phase 1, per batch: parse findings and the pandera model's findings; every typed
+    row is staged with a `__rejected` flag. Phase 2, over all staged rows at once: later
+    copies of the unique key. Phase 3: the valid rows streamed to one Parquet file."""
 
-    def __init__(self, kind: Kind) -> None:
-        self.kind = kind
+    def __init__(self, kind: Kind, work: Path) -> None:
         self.spec = kind.spec
-        self.seen = pl.Series("seen", [], dtype=pl.String)
-        self.exprs = canonical_exprs(self.spec.columns)
         self.schema = kind.model.to_schema()
+        self.work = work
+        self.parts: list[Path] = []
+        self.order = {name: i for i, name in enumerate(self.spec.names)}
 
-    def run_file(self, raw: RawExport, work: Path, parts: list[Path], batch_rows: int) -> FileResult:
+    def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
         result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
         try:
-            batches = raw.frame.collect_batches(chunk_size=batch_rows)
-            for batch in batches:
-                self._check(raw, batch, result, work, parts)
+            typed = canonicalize(raw.frame, self.spec.columns, keep_raw=True)
+            for batch in typed.collect_batches(chunk_size=batch_rows):
+                self._check(file_no, raw, batch, result)
         except pl.exceptions.PolarsError as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             hint = None
@@ -127,57 +127,116 @@ class _BatchChecker:
             raise InputError(raw.path, f"cannot be read past its header ({detail})", hint) from None
         return result
 
-    def _check(
-        self, raw: RawExport, batch: pl.DataFrame, result: FileResult, work: Path, parts: list[Path]
-    ) -> None:
-        if batch.height == 0:
+    def _check(self, file_no: int, raw: RawExport, typed: pl.DataFrame, result: FileResult) -> None:
+        """One batch of canonicalized rows (typed columns, `__code__*`, `__raw__*`)."""
+        if typed.height == 0:
             return
-        spec = self.spec
-        typed = batch.select(pl.col("__row"), *self.exprs)
         parsed = self._parse_rows(typed)
-        rows = [parsed, self._model_rows(typed, parsed)]
-        if spec.unique:
-            rows.append(self._duplicate_rows(typed))
-        found = self._long(raw, batch, pl.concat(rows).unique())
-        warnings = self._long(raw, batch, self._status_rows(typed))
-
+        rows = pl.concat([parsed, self._model_rows(typed, parsed)])
+        found = self._long(file_no, raw, rows, typed)
+        warnings = self._long(file_no, raw, self._status_rows(typed), typed)
         bad_rows = found.get_column("row").unique()
-        valid = typed.filter(~pl.col("__row").is_in(bad_rows.implode()))
-        n = len(parts)
-        valid.select(
-            *spec.names,
+        staged = typed.select(
+            *self.spec.names,
             pl.lit(raw.path, pl.String).alias("source_file"),
             pl.col("__row").alias("source_row"),
-        ).write_parquet(work / f"valid-{n:06d}.parquet")
-        found.write_parquet(work / f"rejected-{n:06d}.parquet")
-        warnings.write_parquet(work / f"warnings-{n:06d}.parquet")
-        parts.append(work / f"valid-{n:06d}.parquet")
+            pl.lit(file_no, pl.Int32).alias("__file_no"),
+            pl.col("__row").is_in(bad_rows.implode()).alias("__rejected"),
+            *([pl.col(raw_column(self.spec.unique)).alias("__key_raw")] if self.spec.unique else []),
+        )
+        n = len(self.parts)
+        part = self.work / f"staged-{n:06d}.parquet"
+        staged.write_parquet(part, compression="lz4")
+        self.parts.append(part)
+        found.write_parquet(self.work / f"rejected-{n:06d}.parquet", compression="lz4")
+        warnings.write_parquet(self.work / f"warnings-{n:06d}.parquet", compression="lz4")
 
-        result.rows += batch.height
+        result.rows += typed.height
         result.rejected += bad_rows.len()
-        result.valid += valid.height
+        result.valid += typed.height - bad_rows.len()
         result.findings.update(_count(found))
         result.warnings.update(_count(warnings))
 
-    def _long(self, raw: RawExport, batch: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
-        """(row, name, code) -> the report's columns, sorted by row then column order:
-        the raw cell text as the value and the file's own header as the column."""
-        order = {name: i for i, name in enumerate(self.spec.names)}
-        cells = batch.select("__row", *self.spec.names).unpivot(
+    def _long(self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame) -> pl.DataFrame:
+        """(row, name, code) -> the report's columns (plus the sort keys `__file_no`,
+        `__order`): the raw cell text as the value and the file's own header as the
+        column."""
+        cells = batch.filter(pl.col("__row").is_in(rows.get_column("row").implode()))
+        cells = cells.select(
+            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names)
+        ).unpivot(
             index="__row", variable_name="name", value_name="value"
         )
         joined = rows.join(cells, left_on=["row", "name"], right_on=["__row", "name"], how="left")
         header = pl.col("name").replace_strict(raw.headers, return_dtype=pl.String)
-        return joined.sort(
-            "row", pl.col("name").replace_strict(order, return_dtype=pl.Int64), "code"
-        ).select(
+        return joined.select(
             pl.lit(raw.path, pl.String).alias("file"),
             pl.col("row").cast(pl.Int64),
             header.alias("column"),
             pl.col("value"),
             pl.col("code"),
             message_expr(pl.col("code"), header).alias("message"),
+            pl.lit(file_no, pl.Int32).alias("__file_no"),
+            pl.col("name").replace_strict(self.order, return_dtype=pl.Int32).alias("__order"),
         )
+
+    def duplicates(self, raws: list[RawExport], results: list[FileResult]) -> pl.DataFrame:
+        """Later copies of the unique key across all files (the first copy, in file
+        then row order, is kept), as findings; the files' counts are updated."""
+        key = self.spec.unique
+        if key is None or not self.parts:
+            return _empty_staged_findings()
+        staged = pl.scan_parquet(self.parts).select(key, "__key_raw", "__file_no", "source_row", "__rejected")
+        dups = staged.filter(pl.col(key).is_not_null() & ~pl.col(key).is_first_distinct()).collect()
+        headers = {i: raw.headers[key] for i, raw in enumerate(raws)}
+        files = {i: raw.path for i, raw in enumerate(raws)}
+        header = pl.col("__file_no").replace_strict(headers, return_dtype=pl.String)
+        findings = dups.select(
+            pl.col("__file_no").replace_strict(files, return_dtype=pl.String).alias("file"),
+            pl.col("source_row").alias("row"),
+            header.alias("column"),
+            pl.col("__key_raw").alias("value"),
+            pl.lit(self.spec.unique_code).alias("code"),
+            message_expr(pl.lit(self.spec.unique_code), header).alias("message"),
+            pl.col("__file_no"),
+            pl.lit(self.order[key], pl.Int32).alias("__order"),
+        )
+        per_file = dups.group_by("__file_no").agg(
+            pl.len().alias("copies"), (~pl.col("__rejected")).sum().alias("newly_rejected")
+        )
+        for file_no, copies, newly in per_file.iter_rows():  # one row per file, not per data row
+            results[file_no].findings[self.spec.unique_code] += copies
+            results[file_no].rejected += newly
+            results[file_no].valid -= newly
+        return findings
+
+    def write_outputs(
+        self, duplicates: pl.DataFrame, valid_path: Path, rejected_path: Path, warnings_path: Path
+    ) -> None:
+        spec = self.spec
+        with atomic_path(valid_path) as tmp:
+            if self.parts:
+                staged = pl.scan_parquet(self.parts).filter(~pl.col("__rejected"))
+                if duplicates.height:
+                    staged = staged.join(
+                        duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),
+                        on=["__file_no", "source_row"],
+                        how="anti",
+                        maintain_order="left",
+                    )
+                staged.select(*spec.names, "source_file", "source_row").sink_parquet(tmp, compression="zstd")
+            else:
+                schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+                pl.DataFrame(schema=schema).write_parquet(tmp, compression="zstd")
+        sort_keys = ["__file_no", "row", "__order", "code"]
+        for prefix, target, extra in (
+            ("rejected", rejected_path, duplicates),
+            ("warnings", warnings_path, _empty_staged_findings()),
+        ):
+            files = sorted(self.work.glob(f"{prefix}-*.parquet"))
+            frames = [pl.scan_parquet(files)] if files else []
+            frame = pl.concat([*frames, extra.lazy()], how="vertical")
+            write_csv(frame.sort(sort_keys).select(list(FINDING_SCHEMA)), target)
 
     def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         """Cells that could not be parsed (bad money, bad timestamps, mangled IDs)."""
@@ -214,19 +273,6 @@ class _BatchChecker:
         # pandera's not_nullable on the same cell would.
         return rows.join(parsed, on=["row", "name"], how="anti")
 
-    def _duplicate_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
-        """Later copies of the unique key, across batches and files."""
-        key = self.spec.unique
-        assert key is not None
-        keys = typed.get_column(key)
-        dup = keys.is_not_null() & (~keys.is_first_distinct() | keys.is_in(self.seen.implode()))
-        self.seen = pl.concat([self.seen, keys.filter(keys.is_not_null() & ~dup).rename("seen")])
-        return typed.filter(dup).select(
-            pl.col("__row").alias("row"),
-            pl.lit(key).alias("name"),
-            pl.lit(self.spec.unique_code).alias("code"),
-        )
-
     def _status_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         frames = [
             typed.filter(pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(known))).select(
@@ -248,17 +294,5 @@ def _no_rows() -> pl.DataFrame:
     return pl.DataFrame(schema={"row": pl.Int64, "name": pl.String, "code": pl.String})
 
 
-def _write_outputs(
-    kind: Kind, work: Path, parts: list[Path], valid_path: Path, rejected_path: Path, warnings_path: Path
-) -> None:
-    spec = kind.spec
-    valid_schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
-    with atomic_path(valid_path) as tmp:
-        if parts:
-            pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd")
-        else:
-            pl.DataFrame(schema=valid_schema).write_parquet(tmp, compression="zstd")
-    for prefix, target in (("rejected", rejected_path), ("warnings", warnings_path)):
-        files = sorted(work.glob(f"{prefix}-*.parquet"))
-        frame = pl.scan_parquet(files) if files else empty_findings().lazy()
-        write_csv(frame.select(list(FINDING_SCHEMA)), target)
+def _empty_staged_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema={**FINDING_SCHEMA, "__file_no": pl.Int32, "__order": pl.Int32})

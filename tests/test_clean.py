@@ -1,0 +1,111 @@
+"""The cell parsers, on exact inputs and exact outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from pipeline.clean import canonicalize, code_column
+from schemas.base import ColumnSpec
+
+CN = ZoneInfo("Asia/Shanghai")
+
+
+def run(value_type, cells):
+    """Canonicalize one column of `value_type`: [(value, finding code)] per cell."""
+    spec = ColumnSpec("x", value_type, ("x",))
+    out = canonicalize(pl.DataFrame({"x": cells}, schema={"x": pl.String}), (spec,))
+    return list(zip(out["x"].to_list(), out[code_column("x")].to_list(), strict=True))
+
+
+parse_money, parse_id, parse_int, parse_timestamp = "money", "id", "int", "timestamp"
+
+
+@pytest.mark.parametrize(
+    ("cell", "fen"),
+    [
+        ("59.90", 5990),
+        ("1,234.50", 123450),
+        ("¥1,234.00", 123400),
+        ("￥0.01", 1),
+        ("-2.95", -295),
+        ("¥-2.95", -295),
+        ("12.5", 1250),
+        ("12", 1200),
+        ("12.500", 1250),
+        (" 3.00 ", 300),
+        ("+7.10", 710),
+        ("0.07", 7),
+        ("9999999999999.99", 999999999999999),
+    ],
+)
+def test_money_to_exact_fen(cell, fen):
+    assert run(parse_money, [cell]) == [(fen, None)]
+
+
+@pytest.mark.parametrize("cell", ["12.505", "abc", "1.2.3", "12,5", "(12.00)", "1e3", "99999999999999.00"])
+def test_money_rejects_what_is_not_exact(cell):
+    assert run(parse_money, [cell]) == [(None, "bad-money")]
+
+
+@pytest.mark.parametrize("cell", ["", "-", "--", "  ", None])
+def test_none_markers_are_null_not_errors(cell):
+    for value_type in ("money", "id", "int", "timestamp", "text"):
+        assert run(value_type, [cell]) == [(None, None)]
+
+
+def test_money_has_no_float_drift():
+    cells = [f"{y}.{f:02d}" for y in (0, 1, 19, 1234567) for f in range(100)]
+    got = [v for v, _ in run(parse_money, cells)]
+    assert got == [y * 100 + f for y in (0, 1, 19, 1234567) for f in range(100)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "code"),
+    [
+        ("\t6912345678901234567", "6912345678901234567", None),
+        ("'6912345678901234567", "6912345678901234567", None),
+        ('="6912345678901234567"', "6912345678901234567", None),
+        ("6912345678901234567 ", "6912345678901234567", None),
+        ("6.9E+18", None, "id-scientific-notation"),
+        ("6.91234E+18", None, "id-scientific-notation"),
+        ("1.2e18", None, "id-scientific-notation"),
+        ("12345", "12345", None),  # wrong length: the pandera model rejects it (bad-id)
+    ],
+)
+def test_ids(cell, value, code):
+    assert run(parse_id, [cell]) == [(value, code)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("2026-10-16 12:30:05", dt.datetime(2026, 10, 16, 12, 30, 5, tzinfo=CN)),
+        ("2026/10/16 12:30", dt.datetime(2026, 10, 16, 12, 30, tzinfo=CN)),
+        ("2026/9/1 8:05", dt.datetime(2026, 9, 1, 8, 5, tzinfo=CN)),
+        ("2026-10-16", dt.datetime(2026, 10, 16, tzinfo=CN)),
+        ("2026-10-16T12:00:00", dt.datetime(2026, 10, 16, 12, tzinfo=CN)),
+        ("46311.520891204", dt.datetime(2026, 10, 16, 12, 30, 5, tzinfo=CN)),  # Excel serial
+        ("46311", dt.datetime(2026, 10, 16, tzinfo=CN)),
+    ],
+)
+def test_timestamps_are_china_time(cell, expected):
+    assert run(parse_timestamp, [cell]) == [(expected, None)]
+
+
+@pytest.mark.parametrize("cell", ["2026-13-01 00:00:00", "yesterday", "2026-02-30 10:00:00", "16/10/2026"])
+def test_bad_timestamps(cell):
+    assert run(parse_timestamp, [cell]) == [(None, "bad-timestamp")]
+
+
+@pytest.mark.parametrize(("cell", "value"), [("1", 1), ("2.0", 2), ("-1", -1), ("1,000", 1000), ("0", 0)])
+def test_integers(cell, value):
+    assert run(parse_int, [cell]) == [(value, None)]
+
+
+@pytest.mark.parametrize("cell", ["1.5", "x", "2 件"])
+def test_bad_integers(cell):
+    assert run(parse_int, [cell]) == [(None, "bad-integer")]
