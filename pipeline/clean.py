@@ -30,7 +30,13 @@ Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 EXCEL_EPOCH = pl.datetime(1899, 12, 30)
 
 #: Tried in order, after `/` is read as `-`.
-TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+)
 #: China has kept UTC+8 all year since 1991, so China time is a fixed offset from UTC
 #: (and converting by offset is far faster than a time-zone database lookup per value).
 CHINA_OFFSET_US = 8 * 3600 * 1_000_000
@@ -39,7 +45,7 @@ SCIENTIFIC = r"^[0-9]+(\.[0-9]+)?[eE]\+?[0-9]+$"
 #: Yuan with at most two decimals (trailing zeros beyond them are fine: `12.500`).
 #: `¥` or `￥` may lead; thousands separators only in groups of three (`12,5` is not an
 #: amount).
-MONEY = r"^[¥￥]?[+-]?[¥￥]?([0-9]{1,3}(,[0-9]{3})+|[0-9]{1,13})(\.[0-9]{1,2}0*)?$"
+MONEY = r"^[¥￥]?\s*[+-]?[¥￥]?\s*([0-9]{1,3}(,[0-9]{3})+|[0-9]{1,13})(\.[0-9]{1,2}0*)?$"
 INTEGER = r"^[+-]?[0-9]{1,15}(\.0+)?$"
 EXCEL_SERIAL = r"^[0-9]{5}(\.[0-9]+)?$"
 
@@ -83,7 +89,7 @@ def _money_value(text: pl.Expr) -> pl.Expr:
     """Yuan text to integer fen, exactly (decimal arithmetic, never a binary float):
     `1,234.50` -> 123450, `¥-2.95` -> -295. More than two non-zero decimals is an
     error, not a rounding."""
-    number = text.str.strip_chars_start("¥￥+").str.replace_all(",", "", literal=True)
+    number = text.str.replace_all(r"[¥￥,+\s]", "")
     fen = (number.cast(pl.Decimal(18, 2), strict=False) * 100).cast(pl.Int64, strict=False)
     return pl.when(text.str.contains(MONEY)).then(fen).otherwise(None)
 

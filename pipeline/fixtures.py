@@ -15,12 +15,14 @@ Every cell is text exactly as the exports print it: money in yuan with two decim
 formatted from integer fen, timestamps ``YYYY-MM-DD HH:MM:SS`` (China time, no zone),
 ``-`` for "none" where the back office prints it, empty cells for missing timestamps.
 With ``"parquet"`` in ``formats`` each kind is also written as ``STEM.parquet`` holding
-the same raw text cells (every column String, same headers, the bill's note row
-included, an empty cell as null).
+the same raw text cells (every column String, same headers, an empty cell as null). A
+Parquet file has no note row: the bill's data starts at its first row, as
+`pipeline.io.read` expects of Parquet.
 
 Everything is vectorized (numpy arrays from one ``np.random.default_rng(seed)``, polars
 expressions for the text) and the order rows are produced in fixed-size batches that are
-appended to the files, so ten million rows stay within a few GB of memory. The same
+appended to the files (one writer thread overlaps writing with generating), so ten
+million rows take about 1 GB of memory. The same
 arguments always give byte-identical files.
 """
 
@@ -48,7 +50,7 @@ from schemas import products as _products
 from schemas.base import KindSpec
 
 #: order rows generated (and written) per batch
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 250_000
 
 KIND_STEMS = ("orders", "after_sales", "bill", "products", "costs", "commissions")
 
@@ -107,10 +109,22 @@ PAYMENT_METHODS = ("抖音支付", "微信", "支付宝", "抖音月付")
 PAYMENT_WEIGHTS = (0.45, 0.25, 0.20, 0.10)
 SURNAMES = tuple("张王李赵刘陈杨黄周吴徐孙马朱胡郭何林罗高")
 PLACES = (
-    ("广东省", "广州市"), ("广东省", "深圳市"), ("浙江省", "杭州市"), ("江苏省", "南京市"),
-    ("江苏省", "苏州市"), ("上海市", "上海市"), ("北京市", "北京市"), ("四川省", "成都市"),
-    ("湖北省", "武汉市"), ("山东省", "济南市"), ("河南省", "郑州市"), ("福建省", "厦门市"),
-    ("湖南省", "长沙市"), ("陕西省", "西安市"), ("重庆市", "重庆市"), ("天津市", "天津市"),
+    ("广东省", "广州市"),
+    ("广东省", "深圳市"),
+    ("浙江省", "杭州市"),
+    ("江苏省", "南京市"),
+    ("江苏省", "苏州市"),
+    ("上海市", "上海市"),
+    ("北京市", "北京市"),
+    ("四川省", "成都市"),
+    ("湖北省", "武汉市"),
+    ("山东省", "济南市"),
+    ("河南省", "郑州市"),
+    ("福建省", "厦门市"),
+    ("湖南省", "长沙市"),
+    ("陕西省", "西安市"),
+    ("重庆市", "重庆市"),
+    ("天津市", "天津市"),
 )
 BUYER_NOTES = ("请尽快发货", "不要放快递柜", "送人的，不要放价格单", "发顺丰谢谢", "周末送货")
 MERCHANT_NOTES = ("已备注赠品", "优先发货", "老客户", "换货补发", "缺货待补")
@@ -121,7 +135,14 @@ CREATORS_PER_SHOP = 40
 AS_TYPES = ("仅退款", "退货退款", "换货")
 AS_STATUSES = ("退款成功", "售后关闭", "退款中", "换货成功")
 _AS_REFUNDED, _AS_CLOSED, _AS_OPEN, _AS_EXCHANGED = range(4)
-AS_REASONS = ("七天无理由退货", "不想要了", "商品质量问题", "发错货", "尺码不合适", "未按约定时间发货")
+AS_REASONS = (
+    "七天无理由退货",
+    "不想要了",
+    "商品质量问题",
+    "发错货",
+    "尺码不合适",
+    "未按约定时间发货",
+)
 AS_SHARE = 0.08
 
 BILL_ACCOUNTS = ("聚合账户", "聚合账户", "聚合账户", "支付宝", "微信")
@@ -241,7 +262,9 @@ def _catalogue(rng: np.random.Generator, shop_ids: list[str]) -> _Catalogue:
     p_nsku = _choice(rng, n_prod, (0.35, 0.30, 0.20, 0.15)) + 1
     # base price: log-normal around the category's typical price, yuan endings .90/.00/.99
     median = np.asarray(MEDIAN_PRICE_YUAN, dtype=np.float64)[p_cat]
-    p_yuan = np.maximum(np.floor(median * np.exp(rng.normal(0.0, 0.45, n_prod))), 3).astype(np.int64)
+    p_yuan = np.maximum(np.floor(median * np.exp(rng.normal(0.0, 0.45, n_prod))), 3).astype(
+        np.int64
+    )
     p_status = np.where(rng.random(n_prod) < 0.9, 0, 1)  # 在售 / 下架
 
     # shipping mode and promise, per product
@@ -253,7 +276,10 @@ def _catalogue(rng: np.random.Generator, shop_ids: list[str]) -> _Catalogue:
     kind = np.where(mode == 0, np.minimum(spot_promise, _PDAYS), _PDAYS)
     days = np.select(
         [mode == 0, mode == 1],
-        [np.where(spot_promise == 4, 15, 7), np.asarray([5, 7, 10, 15])[rng.integers(0, 4, n_prod)]],
+        [
+            np.where(spot_promise == 4, 15, 7),
+            np.asarray([5, 7, 10, 15])[rng.integers(0, 4, n_prod)],
+        ],
         np.asarray([7, 10, 15])[rng.integers(0, 3, n_prod)],
     )
 
@@ -270,7 +296,9 @@ def _catalogue(rng: np.random.Generator, shop_ids: list[str]) -> _Catalogue:
     stock = np.where(p_status[s_prod] == 1, 0, stock)
     s_mode = mode[s_prod]
     spot_stock = np.select(
-        [s_mode == 0, s_mode == 1], [stock, (stock * rng.uniform(0.2, 0.6, n_sku)).astype(np.int64)], 0
+        [s_mode == 0, s_mode == 1],
+        [stock, (stock * rng.uniform(0.2, 0.6, n_sku)).astype(np.int64)],
+        0,
     )
     s_kind = kind[s_prod]
     s_days = days[s_prod]
@@ -358,7 +386,9 @@ def _catalogue(rng: np.random.Generator, shop_ids: list[str]) -> _Catalogue:
         promise_days=s_days,
         tiered=s_mode == 1,
         text=raw.select(
-            pl.col("title").alias("选购商品"), pl.col("spec").alias("商品规格"), pl.col("code").alias("商家编码")
+            pl.col("title").alias("选购商品"),
+            pl.col("spec").alias("商品规格"),
+            pl.col("code").alias("商家编码"),
         ),
         products=products,
         costs=costs,
@@ -421,11 +451,15 @@ def _batch(
     o_freight = np.where(rng.random(n_orders) < 0.2, rng.integers(10, 25, n_orders) * 50, 0)
     o_source = _choice(rng, n_orders, TRAFFIC_WEIGHTS)
     o_alliance = o_source == 0
-    o_creator = creator_ids[o_shop * CREATORS_PER_SHOP + rng.integers(0, CREATORS_PER_SHOP, n_orders)]
+    o_creator = creator_ids[
+        o_shop * CREATORS_PER_SHOP + rng.integers(0, CREATORS_PER_SHOP, n_orders)
+    ]
     o_payment = _choice(rng, n_orders, PAYMENT_WEIGHTS)
     o_surname = rng.integers(0, len(SURNAMES), n_orders)
     o_place = rng.integers(0, len(PLACES), n_orders)
-    o_buyer_note = np.where(rng.random(n_orders) < 0.06, rng.integers(0, len(BUYER_NOTES), n_orders), -1)
+    o_buyer_note = np.where(
+        rng.random(n_orders) < 0.06, rng.integers(0, len(BUYER_NOTES), n_orders), -1
+    )
     o_merchant_note = np.where(
         rng.random(n_orders) < 0.03, rng.integers(0, len(MERCHANT_NOTES), n_orders), -1
     )
@@ -441,7 +475,9 @@ def _batch(
     goods = unit * qty
     freight = np.where(line == 0, o_freight[order_of_row], 0)
     alliance = o_alliance[order_of_row]
-    platform_d = np.where(rng.random(n) < 0.15, np.minimum(rng.integers(100, 1001, n), goods // 5), 0)
+    platform_d = np.where(
+        rng.random(n) < 0.15, np.minimum(rng.integers(100, 1001, n), goods // 5), 0
+    )
     creator_d = np.where(
         alliance & (rng.random(n) < 0.30), np.minimum(rng.integers(100, 501, n), goods // 10), 0
     )
@@ -491,9 +527,7 @@ def _batch(
         0,
     )
     refund_full = (a_status == _AS_REFUNDED) & full
-    refund_freight = np.where(
-        refund_full & ((a_type == 0) | (rng.random(n) < 0.3)), freight, 0
-    )
+    refund_freight = np.where(refund_full & ((a_type == 0) | (rng.random(n) < 0.3)), freight, 0)
     refund_payment = np.where(refund_full, payment_d, 0)
     a_reason = rng.integers(0, len(AS_REASONS), n)
     # a full refund before shipping closes the order
@@ -507,9 +541,12 @@ def _batch(
     rec_day = (np.where(received >= 0, received, 0) // DAY).astype("datetime64[D]")
     month = rec_day.astype("datetime64[M]")
     dom = (rec_day - month.astype("datetime64[D]")).astype(np.int64) + 1
-    window_end = np.where(
-        dom < 16, month.astype("datetime64[D]") + 15, (month + 1).astype("datetime64[D]")
-    ).astype(np.int64) * DAY
+    window_end = (
+        np.where(
+            dom < 16, month.astype("datetime64[D]") + 15, (month + 1).astype("datetime64[D]")
+        ).astype(np.int64)
+        * DAY
+    )
     in_bill = in_bill_candidate & (window_end <= end_s)
     income = payable + platform_d + creator_d + payment_d
     fee = _half_up_div((income - freight) * np.asarray(FEE_BP)[cat.category[sku]], 10_000)
@@ -559,7 +596,9 @@ def _batch(
                     "city": _pick([c for _, c in PLACES], o_place[order_of_row]),
                     "buyer_note": _pick(BUYER_NOTES, np.maximum(o_buyer_note, 0)[order_of_row]),
                     "has_buyer_note": o_buyer_note[order_of_row] >= 0,
-                    "merchant_note": _pick(MERCHANT_NOTES, np.maximum(o_merchant_note, 0)[order_of_row]),
+                    "merchant_note": _pick(
+                        MERCHANT_NOTES, np.maximum(o_merchant_note, 0)[order_of_row]
+                    ),
                     "has_merchant_note": o_merchant_note[order_of_row] >= 0,
                     "payment_method": _pick(PAYMENT_METHODS, o_payment[order_of_row]),
                 }
@@ -587,9 +626,14 @@ def _batch(
             "refund_goods": refund_goods[as_idx],
             "refund_freight": refund_freight[as_idx],
             "refund_payment": refund_payment[as_idx],
-            "method": _pick(("原路退回", "无需退款"), ((a_done == _AS_CLOSED) | (a_done == _AS_EXCHANGED)).astype(np.int64)),
+            "method": _pick(
+                ("原路退回", "无需退款"),
+                ((a_done == _AS_CLOSED) | (a_done == _AS_EXCHANGED)).astype(np.int64),
+            ),
             "closed": np.where(a_done == _AS_CLOSED, done_at[as_idx], -1),
-            "completed": np.where((a_done == _AS_REFUNDED) | (a_done == _AS_EXCHANGED), done_at[as_idx], -1),
+            "completed": np.where(
+                (a_done == _AS_REFUNDED) | (a_done == _AS_EXCHANGED), done_at[as_idx], -1
+            ),
             "shop": shop.gather(as_idx),
             "reason": _pick(AS_REASONS, a_reason[as_idx]),
         }
@@ -767,8 +811,10 @@ class _Sink:
             self.part_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.parts.", dir=out_dir))
             stack.callback(shutil.rmtree, self.part_dir, True)
         if note is not None:
-            note_row = pl.DataFrame([[note] + [None] * (len(headers) - 1)], schema=self.empty.schema, orient="row")
-            self._write(note_row)
+            note_row = pl.DataFrame(
+                [[note] + [None] * (len(headers) - 1)], schema=self.empty.schema, orient="row"
+            )
+            note_row.write_csv(self.fh, include_header=False)  # CSV only
 
     def _write(self, frame: pl.DataFrame) -> None:
         frame.write_csv(self.fh, include_header=False)
@@ -839,7 +885,11 @@ def generate(
     n_creators = shops * CREATORS_PER_SHOP
     length = rng.integers(16, 20, n_creators)
     low = np.power(10, length - 1, dtype=np.int64)
-    high = np.where(length == 19, 9_000_000_000_000_000_000, np.power(10, np.minimum(length, 18), dtype=np.int64))
+    high = np.where(
+        length == 19,
+        9_000_000_000_000_000_000,
+        np.power(10, np.minimum(length, 18), dtype=np.int64),
+    )
     creator_ids = rng.integers(low, high, dtype=np.int64)
 
     start_s = (start - _dt.date(1970, 1, 1)).days * DAY
@@ -858,9 +908,13 @@ def generate(
     with contextlib.ExitStack() as stack:
         sinks = {
             "orders": _Sink(stack, out, "orders", ORDER_FILE_HEADERS, parquet),
-            "after_sales": _Sink(stack, out, "after_sales", [*AFTER_SALES_HEADERS, "售后原因"], parquet),
+            "after_sales": _Sink(
+                stack, out, "after_sales", [*AFTER_SALES_HEADERS, "售后原因"], parquet
+            ),
             "bill": _Sink(stack, out, "bill", BILL_HEADERS, parquet, note=BILL_NOTE),
-            "commissions": _Sink(stack, out, "commissions", [*COMMISSION_HEADERS, "佣金率"], parquet),
+            "commissions": _Sink(
+                stack, out, "commissions", [*COMMISSION_HEADERS, "佣金率"], parquet
+            ),
         }
         # one writer thread: batch k is written while batch k+1 is generated (polars and
         # numpy release the GIL); writes stay in batch order, so the files are the same

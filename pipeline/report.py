@@ -52,10 +52,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def _counts(title: str, counts: Counter[str]) -> list[str]:
+def _counts(title: str, counts: Counter[str], width: int) -> list[str]:
     if not counts:
         return []
-    width = max(len(c) for c in counts)
     return [f"{title}:"] + [f"  {code:<{width}}  {n:>10,}" for code, n in sorted(counts.items())]
 
 
@@ -73,8 +72,9 @@ def as_text(result: ValidationResult) -> str:
             f"  {f.path:<{width}}  {f.format}{encoding}  {f.rows:,} rows, {f.valid:,} valid, "
             f"{f.rejected:,} rejected"
         )
-    lines += _counts("findings", findings)
-    lines += _counts("warnings", warnings)
+    width = max((len(c) for c in [*findings, *warnings]), default=0)
+    lines += _counts("findings", findings, width)
+    lines += _counts("warnings", warnings, width)
     lines += [
         f"valid rows: {result.valid_path}",
         f"rejected:   {result.rejected_path}",

@@ -186,8 +186,11 @@ class _BatchChecker:
         key = self.spec.unique
         if key is None or not self.parts:
             return _empty_staged_findings()
-        staged = pl.scan_parquet(self.parts).select(key, "__key_raw", "__file_no", "source_row", "__rejected")
-        dups = staged.filter(pl.col(key).is_not_null() & ~pl.col(key).is_first_distinct()).collect()
+        # Among rows that passed every other check: a corrected copy given after a broken
+        # one is kept; the broken one is rejected for its own reason.
+        staged = pl.scan_parquet(self.parts).filter(~pl.col("__rejected"))
+        staged = staged.select(key, "__key_raw", "__file_no", "source_row")
+        dups = staged.filter(~pl.col(key).is_first_distinct()).collect()
         headers = {i: raw.headers[key] for i, raw in enumerate(raws)}
         files = {i: raw.path for i, raw in enumerate(raws)}
         header = pl.col("__file_no").replace_strict(headers, return_dtype=pl.String)
@@ -201,13 +204,11 @@ class _BatchChecker:
             pl.col("__file_no"),
             pl.lit(self.order[key], pl.Int32).alias("__order"),
         )
-        per_file = dups.group_by("__file_no").agg(
-            pl.len().alias("copies"), (~pl.col("__rejected")).sum().alias("newly_rejected")
-        )
-        for file_no, copies, newly in per_file.iter_rows():  # one row per file, not per data row
+        per_file = dups.group_by("__file_no").len()
+        for file_no, copies in per_file.iter_rows():  # one row per file, not per data row
             results[file_no].findings[self.spec.unique_code] += copies
-            results[file_no].rejected += newly
-            results[file_no].valid -= newly
+            results[file_no].rejected += copies
+            results[file_no].valid -= copies
         return findings
 
     def write_outputs(
@@ -217,7 +218,7 @@ class _BatchChecker:
         with atomic_path(valid_path) as tmp:
             if self.parts:
                 staged = pl.scan_parquet(self.parts).filter(~pl.col("__rejected"))
-                if duplicates.height:
+                if duplicates.height:  # few rows: an anti-join keeps the plan streaming
                     staged = staged.join(
                         duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),
                         on=["__file_no", "source_row"],

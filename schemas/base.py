@@ -68,7 +68,8 @@ class KindSpec:
     name: str  # the CLI name, e.g. "after-sales"
     title: str  # the back office's name, e.g. "售后导出"
     columns: tuple[ColumnSpec, ...]
-    #: rows between the header row and the first data row (the bill's note row)
+    #: rows right after the header that may hold a note instead of data (the bill's
+    #: row 2); dropped when they hold no ID (see pipeline.io.read)
     skip_after_header: int = 0
     #: a column whose value must be unique; later copies are rejected with `unique_code`
     unique: str | None = None
@@ -90,10 +91,6 @@ class KindSpec:
     def schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.dtype for c in self.columns}
 
-    @property
-    def first_data_row(self) -> int:
-        """The spreadsheet row number of the first data row (header = row 1)."""
-        return 2 + self.skip_after_header
 
 
 def col(name: str, type: ValueType, *headers: str, **kw: object) -> ColumnSpec:

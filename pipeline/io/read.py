@@ -71,19 +71,26 @@ def open_export(
     fmt = _format_of(p, head)
     if fmt == "xls":
         raise InputError(name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV")
+    where = ""
     if fmt == "xlsx":
-        cells, header = _read_xlsx(name, p, sheet)
+        cells, header, sheet_name, numeric = _read_xlsx(name, p, sheet)
+        where = f" (sheet {sheet_name!r})"
         enc = None
     elif fmt == "parquet":
         cells, header = _read_parquet(name, p)
+        numeric = None
         enc = None
     else:
         enc = _csv_encoding(name, head, encoding)
-        cells, header = _read_csv(name, p, head, enc, spec, workdir)
-    positions = _match_headers(name, spec, header)
-    first_row = spec.first_data_row if fmt != "parquet" else 2
+        cells, header = _read_csv(name, p, head, enc, workdir)
+        numeric = None
+    positions = _match_headers(name, spec, header, where)
+    if numeric is not None:
+        cells = _mark_numeric_ids(cells, numeric, spec, positions)
     frame = cells.with_row_index("__idx")
-    selected = [pl.col("__idx").cast(pl.Int64).add(first_row).alias("__row")]
+    if spec.skip_after_header:
+        frame = frame.filter(~_is_note_row(spec, positions))
+    selected = [pl.col("__idx").cast(pl.Int64).add(2).alias("__row")]
     headers: dict[str, str] = {}
     for column in spec.columns:
         pos = positions.get(column.name)
@@ -97,6 +104,41 @@ def open_export(
             headers[column.name] = column.headers[0]
             selected.append(pl.lit(None, pl.String).alias(column.name))
     return RawExport(name, frame.select(selected), headers, fmt, enc)
+
+
+def _is_note_row(spec: KindSpec, positions: dict[str, int]) -> pl.Expr:
+    """The rows right after the header that the platform fills with a note (the bill's
+    row 2). Such a row is dropped only when it holds no ID in the kind's first required
+    ID column: a file saved without its note row loses nothing."""
+    key = next(c.name for c in spec.columns if c.type == "id" and c.required)
+    cell = pl.col(f"c{positions[key]}").str.strip_chars("\t '\"=")
+    return (pl.col("__idx") < spec.skip_after_header) & ~cell.str.contains(r"^[0-9.eE+]+$").fill_null(False)
+
+
+def _mark_numeric_ids(
+    cells: pl.LazyFrame, numeric: pl.DataFrame, spec: KindSpec, positions: dict[str, int]
+) -> pl.LazyFrame:
+    """An ID in a number cell of a workbook has been through a binary float (Excel keeps
+    15 digits): its text would look like a valid ID with the wrong last digits. Show it
+    as Excel does (6.93881E+18), so that it is rejected as `id-scientific-notation`."""
+    exprs = []
+    for column in spec.columns:
+        pos = positions.get(column.name)
+        if column.type != "id" or pos is None or f"c{pos}" not in numeric.columns:
+            continue
+        text = pl.col(f"c{pos}").str.strip_chars()
+        digits = text.str.replace(r"\.0+$", "")
+        scientific = pl.concat_str(
+            digits.str.slice(0, 1), pl.lit("."), digits.str.slice(1, 5), pl.lit("E+"),
+            (digits.str.len_chars() - 1).cast(pl.String),
+        )
+        is_number = pl.col(f"__num{pos}").fill_null(False)
+        long_number = is_number & digits.str.contains(r"^[0-9]{12,}$").fill_null(False)
+        exprs.append(pl.when(long_number).then(scientific).otherwise(pl.col(f"c{pos}")).alias(f"c{pos}"))
+    if not exprs:
+        return cells
+    flags = numeric.rename({c: f"__num{c[1:]}" for c in numeric.columns}).lazy()
+    return pl.concat([cells, flags], how="horizontal").with_columns(exprs).drop(flags.collect_schema().names())
 
 
 def _format_of(p: Path, head: bytes) -> str:
@@ -128,9 +170,7 @@ def _csv_encoding(name: str, head: bytes, forced: str | None) -> str:
     raise InputError(name, "is neither UTF-8 nor GB18030 text", ENCODING_HINT)
 
 
-def _read_csv(
-    name: str, p: Path, head: bytes, enc: str, spec: KindSpec, workdir: Path
-) -> tuple[pl.LazyFrame, list[str]]:
+def _read_csv(name: str, p: Path, head: bytes, enc: str, workdir: Path) -> tuple[pl.LazyFrame, list[str]]:
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
     text = text.lstrip("\ufeff")
     try:
@@ -144,7 +184,7 @@ def _read_csv(
     frame = pl.scan_csv(
         p,
         has_header=False,
-        skip_rows=1 + spec.skip_after_header,
+        skip_rows=1,
         schema={f"c{i}": pl.String for i in range(len(header))},
         empty_string_is_null=False,
         raise_if_empty=False,
@@ -173,7 +213,11 @@ def _transcode(name: str, p: Path, enc: str, workdir: Path) -> Path:
     return target
 
 
-def _read_xlsx(name: str, p: Path, sheet: str | None) -> tuple[pl.LazyFrame, list[str]]:
+def _read_xlsx(
+    name: str, p: Path, sheet: str | None
+) -> tuple[pl.LazyFrame, list[str], str, pl.DataFrame]:
+    """The sheet's cells as text, its header row, its name, and for every column a flag
+    per row: was the cell a number (True/False) rather than text (null)."""
     import fastexcel
 
     try:
@@ -193,22 +237,28 @@ def _read_xlsx(name: str, p: Path, sheet: str | None) -> tuple[pl.LazyFrame, lis
         raise InputError(name, f"has no sheet {sheet!r} (sheets: {', '.join(sheets)})")
     try:
         data = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="string"))
+        # Loaded as booleans, a number cell is true or false and a text cell is null.
+        numeric = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="boolean"))
     except Exception as exc:
         raise InputError(name, f"sheet {sheets[index]!r} cannot be read ({_first_line(exc)})") from None
     if data.height == 0:
         raise InputError(name, f"sheet {sheets[index]!r} is empty")
     data = data.rename({c: f"c{i}" for i, c in enumerate(data.columns)})
+    numeric = numeric.rename({c: f"c{i}" for i, c in enumerate(numeric.columns)})
     header = ["" if v is None else str(v) for v in data.row(0)]
-    body = data.slice(1).with_row_index("__xlsx_idx")
     # Blank rows at the end of a sheet (formatted, never filled) are not data.
-    filled = body.select(
-        pl.any_horizontal([pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in data.columns])
-        .fill_null(False)
-        .arg_true()
-        .max()
-    ).item()
-    last = -1 if filled is None else filled
-    return data.slice(1, last + 1).lazy(), header
+    filled = (
+        data.slice(1)
+        .select(
+            pl.any_horizontal([pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in data.columns])
+            .fill_null(False)
+            .arg_true()
+            .max()
+        )
+        .item()
+    )
+    rows = 0 if filled is None else filled + 1
+    return data.slice(1, rows).lazy(), header, sheets[index], numeric.slice(1, rows)
 
 
 def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
@@ -225,7 +275,7 @@ def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
     return pl.scan_parquet(p).select(exprs), list(schema.names())
 
 
-def _match_headers(name: str, spec: KindSpec, header: list[str]) -> dict[str, int]:
+def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = "") -> dict[str, int]:
     """Canonical column -> position in the file. Refuses a file that lacks a required
     column, or that has the same needed header twice."""
     by_name: dict[str, list[int]] = {}
@@ -250,7 +300,7 @@ def _match_headers(name: str, spec: KindSpec, header: list[str]) -> dict[str, in
         plural = "columns" if len(missing) > 1 else "column"
         raise InputError(
             name,
-            f"missing required {plural} {what} (is this a {spec.title} export?)",
+            f"missing required {plural} {what}{where} (is this a {spec.title} export?)",
         )
     return positions
 
