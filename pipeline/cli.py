@@ -6,10 +6,9 @@ found a warning); 1 a file cannot be used at all, or an internal error; 2 a usag
 
 from __future__ import annotations
 
-import functools
+import importlib
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import EXIT_FILE, DoudianError
+from pipeline.options import encoding_arg, json_option, out_option, reading_options
 from schemas import KINDS
 
 
@@ -52,41 +52,12 @@ def main() -> None:
     """
 
 
-def reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options every command that reads exports takes."""
-
-    @click.option(
-        "--encoding",
-        type=click.Choice(["auto", "utf-8", "gb18030", "gbk"], case_sensitive=False),
-        default="auto",
-        show_default=True,
-        help="Text encoding of CSV files; auto tells UTF-8 (with or without BOM) from GB18030.",
-    )
-    @click.option("--sheet", metavar="NAME|N", help="XLSX sheet to read (name or 1-based number); default the first.")
-    @click.option("--shop-id", metavar="ID", help="Shop ID for exports that have no 店铺ID column.")
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
-
-    return wrapper
-
-
-def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--out",
-        "out",
-        required=True,
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Output folder (created if missing).",
-    )(func)
-
-
 @main.command()
 @click.argument("kind", type=click.Choice(list(KINDS)))
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
 @out_option
 @reading_options
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option
 def validate(kind: str, files: tuple[str, ...], out: Path, encoding: str, sheet: str | None,
              shop_id: str | None, as_json: bool) -> None:
     """Read and validate FILES of one KIND of export as one table.
@@ -105,7 +76,7 @@ def validate(kind: str, files: tuple[str, ...], out: Path, encoding: str, sheet:
         valid_path=out / "valid" / f"{kind}.parquet",
         rejected_path=out / "rejected" / f"{kind}.csv",
         warnings_path=out / "warnings" / f"{kind}.csv",
-        encoding=None if encoding == "auto" else encoding,
+        encoding=encoding_arg(encoding),
         sheet=sheet,
         shop_id=shop_id,
     )
@@ -132,3 +103,20 @@ def fixtures(shops: int, orders: int, seed: int, formats: str, out: Path) -> Non
     for name, n in counts.items():
         click.echo(f"{name:<12} {n:>12,} rows", err=False)
     click.echo(f"written to {out}")
+
+
+@main.group()
+def check() -> None:
+    """Checks that print a verdict and exit 0 (ok), 3 (warning) or 4 (ineligible)."""
+
+
+# Stage commands live in pipeline/cli_<stage>.py, each with `register(main, check)`.
+STAGE_COMMANDS = ("pipeline.cli_settle", "pipeline.cli_shipping", "pipeline.cli_price", "pipeline.cli_checks")
+for _name in STAGE_COMMANDS:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:  # a stage not built yet
+        if _exc.name != _name:
+            raise
+        continue
+    _module.register(main, check)

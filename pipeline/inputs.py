@@ -1,0 +1,77 @@
+"""Validated inputs for a stage command: the stage's files of each kind are validated
+exactly as `doudian validate` does, the rejected findings land in the stage's own output
+folder (`<stage dir>/rejected/KIND.csv`, `<stage dir>/warnings/KIND.csv`), and the valid
+rows are staged as Parquet in a temporary folder that lives as long as the `with` block.
+
+    with staged_inputs({"orders": files, "products": []}, stage_dir, ...) as inputs:
+        orders = inputs.frame("orders")        # LazyFrame of valid typed rows
+        inputs.results["orders"].rejected      # counts, per file too
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.validate import ValidationResult, validate_files
+from schemas import KINDS
+
+
+@dataclass
+class StagedInputs:
+    results: dict[str, ValidationResult]
+    staging: Path
+
+    def frame(self, kind: str) -> pl.LazyFrame:
+        """Valid rows of `kind` (an empty frame with the canonical schema when no file
+        of that kind was given)."""
+        if kind in self.results:
+            return pl.scan_parquet(self.results[kind].valid_path)
+        spec = KINDS[kind].spec
+        return pl.DataFrame(schema={**spec.schema, "source_file": pl.String, "source_row": pl.Int64}).lazy()
+
+    def given(self, kind: str) -> bool:
+        return kind in self.results
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(r.rejected for r in self.results.values())
+
+
+@contextlib.contextmanager
+def staged_inputs(
+    files: dict[str, list[str]],
+    stage_dir: Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    shop_id: str | None = None,
+) -> Iterator[StagedInputs]:
+    """Validate each kind's files (kinds with no files are skipped). InputError from a
+    file that cannot be used at all propagates before any stage output is written."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=stage_dir))
+    try:
+        results = {}
+        for kind, paths in files.items():
+            if not paths:
+                continue
+            results[kind] = validate_files(
+                kind,
+                list(paths),
+                valid_path=staging / f"{kind}.parquet",
+                rejected_path=stage_dir / "rejected" / f"{kind}.csv",
+                warnings_path=stage_dir / "warnings" / f"{kind}.csv",
+                encoding=encoding,
+                sheet=sheet,
+                shop_id=shop_id,
+            )
+        yield StagedInputs(results, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every command that reads exports takes: --encoding, --sheet, --shop-id."""
+
+    @click.option(
+        "--encoding",
+        type=click.Choice(["auto", "utf-8", "gb18030", "gbk"], case_sensitive=False),
+        default="auto",
+        show_default=True,
+        help="Text encoding of CSV files; auto tells UTF-8 (with or without BOM) from GB18030.",
+    )
+    @click.option("--sheet", metavar="NAME|N", help="XLSX sheet to read (name or 1-based number); default the first.")
+    @click.option("--shop-id", metavar="ID", help="Shop ID for exports that have no 店铺ID column.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def out_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Output folder (created if missing).",
+    )(func)
+
+
+def policy_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--policy",
+        metavar="NAME|FILE",
+        default=None,
+        help="Policy: a shipped name (default, 2025, seed-era) or a TOML file; default: default.",
+    )(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
+
+
+def encoding_arg(encoding: str) -> str | None:
+    return None if encoding == "auto" else encoding
