@@ -63,3 +63,34 @@ def write_json(data: Any, path: str | Path) -> None:
 def write_text(text: str, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+#: Text that a spreadsheet could take for a formula (CSV/XLSX injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(expr: pl.Expr) -> pl.Expr:
+    """Text for people: a cell that begins like a formula (`=`, `+`, `-`, `@`, tab, CR)
+    gets a leading apostrophe, so Excel shows it as text instead of running it. Apply
+    to free-text columns (titles, remarks), never to numbers; machine-readable outputs
+    keep the original text."""
+    risky = expr.str.contains(r"^[=+\-@\t\r]")
+    safe = pl.when(risky).then(pl.concat_str([pl.lit("'"), expr])).otherwise(expr)
+    return safe.alias(expr.meta.output_name(raise_if_undetermined=False) or "text")
+
+
+def write_xlsx(frame: pl.DataFrame, path: str | Path, *, sheet: str = "Sheet1") -> None:
+    """An XLSX file for people: String columns (IDs included) as text cells, never
+    turned into numbers, formulas or links; byte-identical for the same frame."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    with atomic_path(path) as tmp:
+        book = xlsxwriter.Workbook(
+            str(tmp),
+            {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+        )
+        book.set_properties({"created": dt.datetime(2000, 1, 1)})
+        frame.write_excel(workbook=book, worksheet=sheet, autofit=True)
+        book.close()
