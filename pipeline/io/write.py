@@ -94,3 +94,9 @@ def write_xlsx(frame: pl.DataFrame, path: str | Path, *, sheet: str = "Sheet1") 
         book.set_properties({"created": dt.datetime(2000, 1, 1)})
         frame.write_excel(workbook=book, worksheet=sheet, autofit=True)
         book.close()
+
+
+def yuan(fen: pl.Expr) -> pl.Expr:
+    """Integer fen as an exact decimal yuan amount with 2 places (59.90), for files
+    people read; never a binary float."""
+    return (fen.cast(pl.Decimal(20, 2)) / 100).cast(pl.Decimal(20, 2))
