@@ -42,6 +42,14 @@ demo: venv
 	  $(DOUDIAN) validate $$kind $(DEMO)/exports/$$file.csv --out $(DEMO)/out; \
 	  code=$$?; [ $$code -le 3 ] || exit $$code; echo; \
 	done
+	@for period in 2026-09-H2 2026-10-H1; do \
+	  $(DOUDIAN) settle --period $$period --out $(DEMO)/out --xlsx \
+	    --orders $(DEMO)/exports/orders.csv --after-sales $(DEMO)/exports/after_sales.csv \
+	    --products $(DEMO)/exports/products.csv --commissions $(DEMO)/exports/commissions.csv; \
+	  code=$$?; [ $$code -le 3 ] || exit $$code; echo; \
+	done
+	$(DOUDIAN) reconcile --statement $(DEMO)/out/settlement/2026-10-H1 --bill $(DEMO)/exports/bill.csv \
+	  --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
 	@echo
 	@echo "Demo exports: $(DEMO)/exports   Outputs: $(DEMO)/out"
 

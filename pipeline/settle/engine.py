@@ -1,0 +1,268 @@
+"""The semi-monthly settlement (domain.md section 4, rules S2-S5) as one lazy polars plan.
+
+Every valid order row (one sub-order) gets exactly one outcome in a period run: a
+statement line (`sale`, `carry-over`, `clawback`) or an exclusion with one of the five
+reason codes. Nothing here reads or writes files, and no shop's result depends on
+another shop's rows (every join is by sub-order or product).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.settle.money import fee, share
+from pipeline.settle.periods import Period
+from pipeline.settle.policy import SettlementPolicy
+
+REASONS = ("already-settled", "not-received", "received-after-window", "refunded", "after-sale")
+LINE_TYPES = ("sale", "carry-over", "clawback")
+
+#: A statement line (money in fen).
+STATEMENT_COLUMNS = (
+    "period", "settle_date", "line_type", "shop_id", "order_id", "sub_order_id", "product_id",
+    "received_at", "payable", "freight", "platform_discount", "creator_discount",
+    "payment_discount", "income", "fee_basis", "platform_fee_rate_bp", "platform_fee",
+    "commission", "net",
+)  # fmt: skip
+
+#: One ledger entry per statement line: what was settled, and how much refund it has
+#: accounted for (deducted on a carry-over line, or clawed back).
+LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    "period": pl.String(),
+    "shop_id": pl.String(),
+    "sub_order_id": pl.String(),
+    "line_type": pl.String(),
+    "payable": pl.Int64(),
+    "freight": pl.Int64(),
+    "platform_fee_rate_bp": pl.Int64(),
+    "platform_fee": pl.Int64(),
+    "commission": pl.Int64(),
+    "refund_goods": pl.Int64(),
+    "refund_freight": pl.Int64(),
+}
+
+REFUNDED = r"退款成功|已全额退款"
+CLOSED_STATUSES = ("售后关闭", "换货成功")
+ALLIANCE = "精选联盟"
+
+
+@dataclass
+class Settlement:
+    lines: pl.LazyFrame  # STATEMENT_COLUMNS
+    excluded: pl.LazyFrame  # sub_order_id, shop_id, reason
+    ledger: pl.LazyFrame  # LEDGER_SCHEMA
+
+
+def _state(status: pl.Expr, method: pl.Expr | None = None) -> pl.Expr:
+    """An after-sale's state: refunded, closed (without refund) or open (2.2)."""
+    closed = status.is_in(CLOSED_STATUSES)
+    if method is not None:
+        closed = closed | (method == "无需退款").fill_null(False)
+    return (
+        pl.when(status.str.contains(REFUNDED))
+        .then(pl.lit("refunded"))
+        .when(closed)
+        .then(pl.lit("closed"))
+        .otherwise(pl.lit("open"))
+    )
+
+
+def after_sales_by_sub_order(after_sales: pl.LazyFrame) -> pl.LazyFrame:
+    """Per sub-order: how many after-sales applications, the refunded goods and freight
+    amounts (of refunded applications), and whether any is still open."""
+    state = _state(pl.col("after_sale_status"), pl.col("refund_method"))
+    refunded = state == "refunded"
+    return (
+        after_sales.with_columns(state.alias("state"))
+        .group_by("sub_order_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("as_count"),
+            (refunded).any().alias("has_refund"),
+            pl.col("refund_goods").fill_null(0).filter(refunded).sum().alias("refund_goods"),
+            pl.col("refund_freight").fill_null(0).filter(refunded).sum().alias("refund_freight"),
+            (pl.col("state") == "open").any().alias("any_open"),
+        )
+    )
+
+
+def ledger_by_sub_order(ledger: pl.LazyFrame) -> pl.LazyFrame:
+    """Per sub-order of earlier periods: the settled line and the refund accounted."""
+    settled = ledger.filter(pl.col("line_type").is_in(["sale", "carry-over"])).select(
+        "sub_order_id",
+        pl.col("payable").alias("settled_payable"),
+        pl.col("freight").alias("settled_freight"),
+        pl.col("platform_fee").alias("settled_fee"),
+        pl.col("commission").alias("settled_commission"),
+        pl.col("platform_fee_rate_bp").alias("settled_rate_bp"),
+    )
+    accounted = ledger.group_by("sub_order_id").agg(
+        pl.col("refund_goods").sum().alias("accounted_goods"),
+        pl.col("refund_freight").sum().alias("accounted_freight"),
+    )
+    return settled.join(accounted, on="sub_order_id", how="left")
+
+
+def _rates(products: pl.LazyFrame, policy: SettlementPolicy) -> pl.LazyFrame:
+    """商品ID -> platform fee rate (bp), from the product's first-level category."""
+    categories = (
+        products.select("product_id", "category")
+        .drop_nulls("category")
+        .unique(subset="product_id", keep="first", maintain_order=True)
+    )
+    return categories.select(
+        "product_id",
+        pl.col("category")
+        .replace_strict(policy.fee_bp, default=policy.default_fee_bp, return_dtype=pl.Int64)
+        .alias("rate_bp"),
+    )
+
+
+def settle(
+    orders: pl.LazyFrame,
+    after_sales: pl.LazyFrame,
+    products: pl.LazyFrame,
+    commissions: pl.LazyFrame,
+    ledger_before: pl.LazyFrame,
+    period: Period,
+    ledger_start: dt.datetime,
+    policy: SettlementPolicy,
+) -> Settlement:
+    """Settle `period` (S2-S5). `ledger_before` holds the ledger entries of earlier
+    periods only; `ledger_start` is the window start of the earliest period ever
+    settled into the ledger (this one's on a first run)."""
+    zero = pl.lit(0, pl.Int64)
+    start, end = period.window_start, period.window_end
+
+    frame = (
+        orders.join(after_sales_by_sub_order(after_sales), on="sub_order_id", how="left")
+        .join(ledger_by_sub_order(ledger_before), on="sub_order_id", how="left")
+        .join(_rates(products, policy), on="product_id", how="left")
+        .join(
+            commissions.select("sub_order_id", pl.col("commission").alias("file_commission")),
+            on="sub_order_id",
+            how="left",
+        )
+    )
+    # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
+    # refunded status then means a full refund of the goods.
+    goods_value = pl.col("payable") - pl.col("freight").fill_null(0)
+    order_state = _state(pl.col("after_sale_status"))
+    fallback = pl.col("as_count").is_null() & pl.col("after_sale_status").is_not_null()
+    frame = frame.with_columns(
+        pl.when(fallback).then(1).otherwise(pl.col("as_count").fill_null(0)).alias("as_count"),
+        pl.when(fallback).then(order_state == "refunded").otherwise(pl.col("has_refund").fill_null(False)).alias("has_refund"),
+        pl.when(fallback & (order_state == "refunded")).then(goods_value).otherwise(pl.col("refund_goods").fill_null(0)).alias("refund_goods"),
+        pl.when(fallback).then(zero).otherwise(pl.col("refund_freight").fill_null(0)).alias("refund_freight"),
+        pl.when(fallback).then(order_state == "open").otherwise(pl.col("any_open").fill_null(False)).alias("any_open"),
+    )  # fmt: skip
+    frame = frame.with_columns(
+        (pl.col("refund_goods") - pl.col("accounted_goods").fill_null(0)).clip(lower_bound=0).alias("new_goods"),
+        (pl.col("refund_freight") - pl.col("accounted_freight").fill_null(0)).clip(lower_bound=0).alias("new_freight"),
+    )  # fmt: skip
+
+    received = pl.col("received_at")
+    in_ledger = pl.col("settled_payable").is_not_null()
+    outcome = (
+        pl.when(in_ledger & ((pl.col("new_goods") + pl.col("new_freight")) > 0))
+        .then(pl.lit("clawback"))
+        .when(in_ledger)
+        .then(pl.lit("already-settled"))
+        .when((pl.col("order_status") != "已完成") | received.is_null())
+        .then(pl.lit("not-received"))
+        .when(received >= end)
+        .then(pl.lit("received-after-window"))
+        .when(pl.col("has_refund") & (pl.col("refund_goods") >= goods_value))
+        .then(pl.lit("refunded"))
+        .when((received >= start) & (pl.col("as_count") == 0))
+        .then(pl.lit("sale"))
+        .when(pl.col("any_open") | ((received >= start) & (pl.col("as_count") > 0)))
+        .then(pl.lit("after-sale"))
+        .when(received >= ledger_start)
+        .then(pl.lit("carry-over"))
+        .otherwise(pl.lit("already-settled"))
+    )
+    frame = frame.with_columns(outcome.alias("outcome"))
+
+    excluded = frame.filter(pl.col("outcome").is_in(REASONS)).select(
+        "sub_order_id", "shop_id", pl.col("outcome").alias("reason")
+    )
+    lines = _lines(frame.filter(pl.col("outcome").is_in(LINE_TYPES)), period, policy)
+    ledger = lines.select(
+        "period", "shop_id", "sub_order_id", "line_type", "payable", "freight",
+        "platform_fee_rate_bp", "platform_fee", "commission",
+        pl.col("__refund_goods").alias("refund_goods"),
+        pl.col("__refund_freight").alias("refund_freight"),
+    )  # fmt: skip
+    return Settlement(lines.select(STATEMENT_COLUMNS), excluded, ledger)
+
+
+def _lines(frame: pl.LazyFrame, period: Period, policy: SettlementPolicy) -> pl.LazyFrame:
+    """S4 amounts for sale and carry-over lines, S5 for clawbacks."""
+    zero = pl.lit(0, pl.Int64)
+    claw = pl.col("outcome") == "clawback"
+    carry = pl.col("outcome") == "carry-over"
+    freight = pl.col("freight").fill_null(0)
+    # carry-over: partial refunds taken off (payable less goods+freight refund, freight
+    # less freight refund); a sale has no refund at all
+    payable = (
+        pl.when(claw)
+        .then(-(pl.col("new_goods") + pl.col("new_freight")))
+        .when(carry)
+        .then(pl.col("payable") - pl.col("refund_goods") - pl.col("refund_freight"))
+        .otherwise(pl.col("payable"))
+    )
+    line_freight = (
+        pl.when(claw)
+        .then(-pl.col("new_freight"))
+        .when(carry)
+        .then(freight - pl.col("refund_freight"))
+        .otherwise(freight)
+    )
+    discounts = ["platform_discount", "creator_discount", "payment_discount"]
+    rate = (
+        pl.when(claw)
+        .then(pl.col("settled_rate_bp"))
+        .otherwise(pl.col("rate_bp").fill_null(policy.default_fee_bp))
+    )
+    commission_rate = pl.col("product_id").replace_strict(
+        policy.commission_bp, default=None, return_dtype=pl.Int64
+    )
+    out = frame.with_columns(
+        payable.alias("payable"),
+        line_freight.alias("freight"),
+        *(pl.when(claw).then(zero).otherwise(pl.col(d).fill_null(0)).alias(d) for d in discounts),
+        rate.alias("platform_fee_rate_bp"),
+        commission_rate.alias("__commission_rate"),
+    )
+    out = out.with_columns(
+        (pl.col("payable") + pl.sum_horizontal(discounts)).alias("income"),
+    ).with_columns((pl.col("income") - pl.col("freight")).alias("fee_basis"))
+    settled_goods = pl.col("settled_payable") - pl.col("settled_freight")
+    computed_commission = (
+        pl.when(pl.col("file_commission").is_not_null())
+        .then(pl.col("file_commission"))
+        .when((pl.col("traffic_source") == ALLIANCE) & pl.col("__commission_rate").is_not_null())
+        .then(fee(pl.col("fee_basis"), pl.col("__commission_rate")))
+        .otherwise(zero)
+    )
+    out = out.with_columns(
+        pl.when(claw)
+        .then(-share(pl.col("settled_fee"), pl.col("new_goods"), settled_goods))
+        .otherwise(fee(pl.col("fee_basis"), pl.col("platform_fee_rate_bp")))
+        .alias("platform_fee"),
+        pl.when(claw)
+        .then(-share(pl.col("settled_commission"), pl.col("new_goods"), settled_goods))
+        .otherwise(computed_commission)
+        .alias("commission"),
+        pl.when(claw).then(pl.col("new_goods")).when(carry).then(pl.col("refund_goods")).otherwise(zero).alias("__refund_goods"),
+        pl.when(claw).then(pl.col("new_freight")).when(carry).then(pl.col("refund_freight")).otherwise(zero).alias("__refund_freight"),
+    )  # fmt: skip
+    return out.with_columns(
+        (pl.col("income") - pl.col("platform_fee") - pl.col("commission")).alias("net"),
+        pl.lit(period.id).alias("period"),
+        pl.lit(period.settle_date).alias("settle_date"),
+        pl.col("outcome").alias("line_type"),
+    )

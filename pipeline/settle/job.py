@@ -1,0 +1,147 @@
+"""One period run: validate the inputs, settle against the ledger, write the statement,
+the exclusions, the summary and the period's ledger file (each atomically)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
+from pipeline.inputs import staged_inputs
+from pipeline.io.write import write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.settle.engine import LINE_TYPES, REASONS, STATEMENT_COLUMNS, settle
+from pipeline.settle.ledger import Ledger
+from pipeline.settle.periods import Period
+from pipeline.settle.policy import SettlementPolicy
+
+MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment_discount",
+         "income", "fee_basis", "platform_fee", "commission", "net")  # fmt: skip
+TOTALS = ("income", "freight", "platform_fee", "commission", "net")
+
+
+@dataclass
+class SettleResult:
+    period: Period
+    folder: Path
+    summary: dict[str, Any]
+    stale: list[Period]
+    exit_code: int
+
+
+def run_settlement(
+    *,
+    period: Period,
+    out: Path,
+    orders: list[str],
+    after_sales: list[str],
+    products: list[str],
+    commissions: list[str],
+    policy: SettlementPolicy,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    shop_id: str | None = None,
+    xlsx: bool = False,
+) -> SettleResult:
+    folder = out / "settlement" / period.id
+    ledger = Ledger(out / "ledger")
+    files = {"orders": orders, "after-sales": after_sales, "products": products, "commissions": commissions}
+    with staged_inputs(files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id) as inputs:
+        orders_frame = inputs.frame("orders")
+        missing_shop = orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
+        if missing_shop:
+            raise UsageError(
+                f"{missing_shop:,} valid order rows have no 店铺ID: pass --shop-id ID for a "
+                "single-shop export without that column"
+            )
+        result = settle(
+            orders_frame,
+            inputs.frame("after-sales"),
+            inputs.frame("products"),
+            inputs.frame("commissions"),
+            ledger.before(period),
+            period,
+            ledger.start(period),
+            policy,
+        )
+        work = Path(tempfile.mkdtemp(prefix=".settle-", dir=folder))
+        try:
+            # Each frame is computed once, streamed to a staging file, then reused.
+            lines_path, excluded_path, ledger_path = work / "lines.parquet", work / "excluded.parquet", work / "ledger.parquet"
+            result.lines.sort("shop_id", "sub_order_id", "line_type").sink_parquet(lines_path)
+            result.excluded.sort("shop_id", "sub_order_id").sink_parquet(excluded_path)
+            result.ledger.sink_parquet(ledger_path)
+            lines = pl.scan_parquet(lines_path)
+            excluded = pl.scan_parquet(excluded_path)
+            summary = _summary(period, lines, excluded, inputs.results["orders"])
+            write_parquet(lines, folder / "statement.parquet")
+            write_csv(_for_csv(lines), folder / "statement.csv")
+            write_csv(excluded.select("sub_order_id", "shop_id", "reason"), folder / "excluded.csv")
+            if xlsx:
+                write_xlsx(_for_people(lines).collect(), folder / "statement.xlsx", sheet=period.id)
+            write_json(summary, folder / "summary.json")
+            ledger.write(period, pl.scan_parquet(ledger_path))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        rejected = inputs.rejected_rows
+    return SettleResult(period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK)
+
+
+def _for_csv(lines: pl.LazyFrame) -> pl.LazyFrame:
+    return lines.with_columns(
+        pl.col("received_at").dt.strftime("%Y-%m-%d %H:%M:%S"),
+        pl.col("settle_date").dt.strftime("%Y-%m-%d"),
+    )
+
+
+def _for_people(lines: pl.LazyFrame) -> pl.LazyFrame:
+    return _for_csv(lines).with_columns(yuan(pl.col(c)).alias(c) for c in MONEY)
+
+
+def _totals(frame: pl.DataFrame) -> dict[str, int]:
+    return {c: int(frame.get_column(c).sum()) for c in TOTALS}
+
+
+def _summary(period: Period, lines: pl.LazyFrame, excluded: pl.LazyFrame, orders_result: Any) -> dict[str, Any]:
+    """summary.json: counts and fen totals, overall and per shop (aggregates only)."""
+    by_shop_type = lines.group_by("shop_id", "line_type").agg(
+        pl.len().alias("n"), *(pl.col(c).sum() for c in TOTALS)
+    ).collect()
+    by_shop_reason = excluded.group_by("shop_id", "reason").len().collect()
+    shops = sorted(
+        set(by_shop_type.get_column("shop_id").to_list()) | set(by_shop_reason.get_column("shop_id").to_list())
+    )
+
+    def block(types: pl.DataFrame, reasons: pl.DataFrame) -> dict[str, Any]:
+        n = types.group_by("line_type").agg(pl.col("n").sum())
+        r = reasons.group_by("reason").agg(pl.col("len").sum())
+        count = dict(zip(n.get_column("line_type").to_list(), n.get_column("n").to_list(), strict=True))
+        why = dict(zip(r.get_column("reason").to_list(), r.get_column("len").to_list(), strict=True))
+        return {
+            "lines": {t: int(count.get(t, 0)) for t in LINE_TYPES},
+            "excluded": {r: int(why.get(r, 0)) for r in REASONS},
+            "totals": _totals(types),
+        }
+
+    overall = block(by_shop_type, by_shop_reason)
+    per_shop = [
+        {"shop_id": shop, **block(by_shop_type.filter(pl.col("shop_id") == shop), by_shop_reason.filter(pl.col("shop_id") == shop))}
+        for shop in shops
+    ]
+    return {
+        "period": period.id,
+        "window_start": period.window_start.isoformat(),
+        "window_end": period.window_end.isoformat(),
+        "settle_date": period.settle_date.isoformat(),
+        "input_rows": orders_result.rows,
+        "rejected_rows": orders_result.rejected,
+        **overall,
+        "per_shop": per_shop,
+    }
+
+
+__all__ = ["run_settlement", "SettleResult", "STATEMENT_COLUMNS"]
