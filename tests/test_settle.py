@@ -405,3 +405,83 @@ def test_cli_usage_errors(doudian, tmp_path, args, message):
     orders = write_orders(tmp_path / "o.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
     run = doudian("settle", "--orders", orders, "--out", str(tmp_path / "out"), *args)
     assert (run.exit_code, run.stderr) == (2, message)
+
+
+def test_end_to_end_on_generated_exports_adds_up(doudian, tmp_path):
+    exports = tmp_path / "exports"
+    assert doudian("fixtures", "--shops", "2", "--orders", "3000", "--seed", "5", "--out", str(exports)).exit_code == 0
+    out = tmp_path / "out"
+    args = [
+        "--orders", str(exports / "orders.csv"), "--after-sales", str(exports / "after_sales.csv"),
+        "--products", str(exports / "products.csv"), "--commissions", str(exports / "commissions.csv"),
+        "--out", str(out), "--xlsx",
+    ]  # fmt: skip
+    for period in ("2026-09-H2", "2026-10-H1"):
+        run = doudian("settle", "--period", period, *args)
+        assert run.exit_code == 0, run.stderr
+    folder = out / "settlement" / "2026-10-H1"
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    statement = pl.read_parquet(folder / "statement.parquet")
+    excluded = pl.read_csv(folder / "excluded.csv", schema_overrides={"sub_order_id": pl.String, "shop_id": pl.String})
+    # conservation: every valid row is one line or one exclusion; money adds up
+    assert summary["input_rows"] == 3000 and summary["rejected_rows"] == 0
+    assert statement.height + excluded.height == 3000
+    assert sum(summary["lines"].values()) == statement.height
+    assert sum(summary["excluded"].values()) == excluded.height
+    assert summary["totals"] == {c: statement[c].sum() for c in ("income", "freight", "platform_fee", "commission", "net")}
+    assert [s["shop_id"] for s in summary["per_shop"]] == ["1000001", "1000002"]
+    for c in ("income", "net"):
+        assert sum(s["totals"][c] for s in summary["per_shop"]) == summary["totals"][c]
+    # no sub-order settled in both periods
+    earlier = pl.read_parquet(out / "settlement" / "2026-09-H2" / "statement.parquet")
+    assert set(earlier["sub_order_id"]) & set(statement.filter(pl.col("line_type") != "clawback")["sub_order_id"]) == set()
+    # the workbook for people: IDs as text, money in yuan
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(folder / "statement.xlsx").active
+    header = [c.value for c in sheet[1]]
+    first = {h: c for h, c in zip(header, sheet[2], strict=True)}
+    assert first["sub_order_id"].data_type == "s" and first["sub_order_id"].value == statement["sub_order_id"][0]
+    assert round(first["net"].value * 100) == statement["net"][0]
+
+
+def test_policy_file_overrides_one_rate(doudian, tmp_path):
+    orders = write_orders(tmp_path / "o.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
+    policy = tmp_path / "contract.toml"
+    policy.write_text("[settlement]\ndefault_fee_bp = 250\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out), "--policy", str(policy))
+    assert run.exit_code == 0, run.stderr
+    summary = json.loads((out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["totals"]["platform_fee"] == 250
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[settlement]\ndefault_fee_bp = 12.5\n", encoding="utf-8")
+    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out), "--policy", str(bad))
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"Error: --policy {bad}: [settlement] default_fee_bp must be a whole number of basis points from 0 to 10000, not 12.5\n",
+    )
+
+
+def test_rerunning_an_earlier_period_warns_later_ones_are_stale(doudian, tmp_path):
+    orders = write_orders(tmp_path / "o.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
+    out = tmp_path / "out"
+    doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
+    doudian("settle", "--orders", orders, "--period", "2026-11-H1", "--out", str(out))
+    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
+    assert run.stderr == "warning: later periods were settled from the old 2026-10-H2 and are now stale: 2026-11-H1\n"
+
+
+def test_orders_without_shop_id_need_the_option(doudian, tmp_path):
+    path = tmp_path / "o.csv"
+    header = HEADER.removesuffix(",店铺ID")
+    path.write_text(header + "\n" + row("6950000000000000001", "2026-10-20 10:00:00").removesuffix(",1001") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    run = doudian("settle", "--orders", str(path), "--period", "2026-10-H2", "--out", str(out))
+    assert (run.exit_code, run.stderr) == (
+        2,
+        "Error: 1 valid order rows have no 店铺ID: pass --shop-id ID for a single-shop export without that column\n",
+    )
+    run = doudian("settle", "--orders", str(path), "--period", "2026-10-H2", "--out", str(out), "--shop-id", "777")
+    assert run.exit_code == 0
+    assert json.loads((out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8"))["per_shop"][0]["shop_id"] == "777"
