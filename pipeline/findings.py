@@ -37,6 +37,10 @@ CODES: dict[str, tuple[str, str]] = {
     "duplicate-sub-order": ("error", "this 子订单编号 appeared before; the first copy is kept"),
     "duplicate-after-sale": ("error", "this 售后单号 appeared before; the first copy is kept"),
     "duplicate-sku": ("error", "this SKU ID appeared before; the first copy is kept"),
+    "extra-cells": (
+        "error",
+        "the row has more cells than the header (an unquoted comma in a cell?); the row is not used",
+    ),
     "schema": ("error", "the value does not fit the column's type"),
     "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
 }

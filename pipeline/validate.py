@@ -23,7 +23,7 @@ import polars as pl
 from pipeline.clean import canonicalize, code_column, raw_column
 from pipeline.errors import InputError
 from pipeline.findings import FINDING_SCHEMA, message_expr
-from pipeline.io.read import RawExport, open_export
+from pipeline.io.read import EXTRA, RawExport, open_export
 from pipeline.io.write import atomic_path, write_csv
 from schemas import KINDS, Kind
 
@@ -111,7 +111,7 @@ class _BatchChecker:
         self.schema = kind.model.to_schema()
         self.work = work
         self.parts: list[Path] = []
-        self.order = {name: i for i, name in enumerate(self.spec.names)}
+        self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA])}
 
     def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
         result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
@@ -163,7 +163,7 @@ class _BatchChecker:
         column."""
         cells = batch.filter(pl.col("__row").is_in(rows.get_column("row").implode()))
         cells = cells.select(
-            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names)
+            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names), EXTRA
         ).unpivot(
             index="__row", variable_name="name", value_name="value"
         )
@@ -250,7 +250,10 @@ class _BatchChecker:
             for c in self.spec.columns
             if c.type != "text"
         ]
-        return pl.concat([_no_rows(), *frames])
+        extra = typed.filter(pl.col(EXTRA).is_not_null()).select(
+            pl.col("__row").alias("row"), pl.lit(EXTRA).alias("name"), pl.lit("extra-cells").alias("code")
+        )
+        return pl.concat([_no_rows(), *frames, extra])
 
     def _model_rows(self, typed: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
         """Run the pandera model on the collected batch (a DataFrame, so its value

@@ -34,6 +34,12 @@ ENCODINGS = {
     "gb2312": "gb18030",
 }
 ENCODING_HINT = "pass --encoding utf-8 or --encoding gb18030 to say which it is"
+#: A CSV row with more cells than the header (an unquoted comma in a title, say) is read
+#: into spare columns, so the row can be rejected (`extra-cells`) instead of the file.
+SPARE = "__spare"
+SPARE_COLUMNS = 16
+EXTRA = "__extra"
+EXTRA_HEADER = "(cells past the last column)"
 
 
 @dataclass
@@ -103,6 +109,14 @@ def open_export(
         else:
             headers[column.name] = column.headers[0]
             selected.append(pl.lit(None, pl.String).alias(column.name))
+    headers[EXTRA] = EXTRA_HEADER
+    spare = [c for c in cells.collect_schema().names() if c.startswith(SPARE)]
+    filled = [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)) for c in spare]
+    extra = pl.concat_str(filled, separator=",", ignore_nulls=True) if spare else None
+    if extra is None:
+        selected.append(pl.lit(None, pl.String).alias(EXTRA))
+    else:
+        selected.append(pl.when(extra.str.len_bytes() > 0).then(extra).otherwise(None).alias(EXTRA))
     return RawExport(name, frame.select(selected), headers, fmt, enc)
 
 
@@ -185,9 +199,14 @@ def _read_csv(name: str, p: Path, head: bytes, enc: str, workdir: Path) -> tuple
         p,
         has_header=False,
         skip_rows=1,
-        schema={f"c{i}": pl.String for i in range(len(header))},
+        schema={
+            **{f"c{i}": pl.String for i in range(len(header))},
+            **{f"{SPARE}{i}": pl.String for i in range(SPARE_COLUMNS)},
+        },
         empty_string_is_null=False,
         raise_if_empty=False,
+        truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
+        missing_columns="insert",
     )
     return frame, header
 
