@@ -205,7 +205,8 @@ class _BatchChecker:
             pl.lit(self.order[key], pl.Int32).alias("__order"),
         )
         per_file = dups.group_by("__file_no").len()
-        for file_no, copies in per_file.iter_rows():  # one row per file, not per data row
+        copies_by_file = dict(zip(per_file["__file_no"].to_list(), per_file["len"].to_list(), strict=True))
+        for file_no, copies in copies_by_file.items():  # one entry per file, not per data row
             results[file_no].findings[self.spec.unique_code] += copies
             results[file_no].rejected += copies
             results[file_no].valid -= copies
