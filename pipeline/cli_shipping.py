@@ -1,0 +1,281 @@
+"""`doudian shipping-mode` and `doudian check tiered-shipping` (domain.md 6, issue 4):
+options and outputs over `pipeline.shipping`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import click
+
+from pipeline import shipping
+from pipeline.errors import DoudianError, UsageError
+from pipeline.inputs import StagedInputs, staged_inputs
+from pipeline.io.write import write_csv, write_json, write_text, write_xlsx
+from pipeline.options import encoding_arg, json_option, out_option, policy_option, reading_options
+from pipeline.policy import load_policy
+
+FILES = click.Path(dir_okay=True, path_type=str)
+
+
+def _as_of_option(func):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--as-of",
+        "as_of",
+        required=True,
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        metavar="DATE",
+        help="Run date YYYY-MM-DD: the window ends at 00:00 China time of this day.",
+    )(func)
+
+
+def _share_option(option: str, value: str | None) -> Fraction | None:
+    if value is None:
+        return None
+    try:
+        return shipping.parse_share(value)
+    except ValueError:
+        raise UsageError(f"{option} {value}: must be a share between 0 and 1 (e.g. 0.5)") from None
+
+
+def _policy(spec: str | None) -> shipping.ShippingPolicy:
+    policy = load_policy(spec)
+    return shipping.ShippingPolicy.from_section(policy.name, policy.section("shipping"))
+
+
+def _one_shop(inputs: StagedInputs, *kinds: str) -> None:
+    shops = shipping.shop_ids(*(inputs.frame(k) for k in kinds))
+    if len(shops) > 1:
+        raise DoudianError(
+            f"the files hold {len(shops)} shops ({', '.join(shops)}): the spot share is per shop",
+            hint="run once per shop with that shop's files",
+        )
+
+
+def _rejected_note(inputs: StagedInputs, where: Path | None) -> str | None:
+    counts = [f"{k} {r.rejected}" for k, r in inputs.results.items() if r.rejected]
+    if not counts:
+        return None
+    place = f"see {where / 'rejected'}" if where else "pass --out DIR to see them"
+    return f"rejected rows (not counted): {', '.join(counts)}; {place}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a (no paid sub-orders in the window)" if value is None else f"{value:.4f}"
+
+
+def _share_line(share: shipping.SpotShare) -> str:
+    last_day = (share.window_end - dt.timedelta(days=1)).date()
+    return (
+        f"spot share {_pct(shipping.rounded_share(share.spot, share.total))}: "
+        f"{share.spot} spot of {share.total} paid sub-orders paid "
+        f"{share.window_start.date()} to {last_day} (China time); status {share.status}"
+    )
+
+
+@click.command("shipping-mode")
+@click.option(
+    "--products",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="商品导出 file, one row per SKU; repeat the option for several files.",
+)
+@click.option(
+    "--orders",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="订单导出 file covering the window; repeat the option for several files.",
+)
+@_as_of_option
+@out_option
+@policy_option
+@click.option(
+    "--spot-stock",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Spot stock (现货库存) of each product switched to 阶梯发货, capped at its stock.",
+)
+@click.option(
+    "--spot-stock-ratio",
+    metavar="R",
+    help="Spot stock as a share of each switched product's stock (0-1, rounded down).",
+)
+@click.option(
+    "--custom-keyword",
+    "custom_keywords",
+    multiple=True,
+    metavar="TEXT",
+    help="Title keyword of custom goods (全款预售); repeat for several; replaces the policy's list.",
+)
+@click.option(
+    "--min-share",
+    metavar="R",
+    help="Floor of the projected spot share for tiered switches; default: the policy's warning line.",
+)
+@reading_options
+@json_option
+def shipping_mode(
+    products: tuple[str, ...],
+    orders: tuple[str, ...],
+    as_of: dt.datetime,
+    out: Path,
+    policy: str | None,
+    spot_stock: int | None,
+    spot_stock_ratio: str | None,
+    custom_keywords: tuple[str, ...],
+    min_share: str | None,
+    encoding: str,
+    sheet: str | None,
+    shop_id: str | None,
+    as_json: bool,
+) -> None:
+    """Plan the bulk switch of products whose spot promise is too long (the old
+    "2-15天现货") to 阶梯发货, or custom goods to 全款预售, keeping the shop's 60-day
+    spot share at or above --min-share.
+
+    Writes OUT/shipping_mode/: upload.xlsx and upload.csv (the back-office file),
+    payloads.jsonl (open-platform edits), skipped.csv (product_id, reason) and
+    summary.json. Exit 0 when every candidate changed, 3 when some were skipped, rows
+    were rejected or the shop is in warning, 4 when the shop is ineligible.
+    """
+    if spot_stock is not None and spot_stock_ratio is not None:
+        raise UsageError("--spot-stock and --spot-stock-ratio cannot be used together")
+    if any(not k.strip() for k in custom_keywords):
+        raise UsageError("--custom-keyword: must not be empty")
+    floor = _share_option("--min-share", min_share)
+    ratio = _share_option("--spot-stock-ratio", spot_stock_ratio)
+    rules = _policy(policy)
+    stock_rule = (
+        shipping.SpotStock(ratio=ratio)
+        if ratio is not None
+        else shipping.SpotStock(units=spot_stock)
+        if spot_stock is not None
+        else None
+    )
+    stage = out / "shipping_mode"
+    with staged_inputs(
+        {"products": list(products), "orders": list(orders)},
+        stage,
+        encoding=encoding_arg(encoding),
+        sheet=sheet,
+        shop_id=shop_id,
+    ) as inputs:
+        _one_shop(inputs, "products", "orders")
+        shipping.require_shipping_columns(inputs.frame("products"))
+        result = shipping.plan(
+            inputs.frame("products"),
+            inputs.frame("orders"),
+            as_of.date(),
+            rules,
+            min_share=floor,
+            spot_stock=stock_rule,
+            keywords=tuple(k.strip() for k in custom_keywords) or None,
+        )
+        note = _rejected_note(inputs, stage)
+
+    upload = shipping.upload_frame(result)
+    write_xlsx(upload, stage / "upload.xlsx", sheet="批量修改发货模式")
+    write_csv(upload, stage / "upload.csv")
+    write_text(shipping.payloads_frame(result).write_ndjson(), stage / "payloads.jsonl")
+    write_csv(shipping.skipped_frame(result), stage / "skipped.csv")
+    summary = shipping.summary(result)
+    write_json(summary, stage / "summary.json")
+
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=2))
+    else:
+        changed, skipped = summary["changed"], summary["skipped"]
+        reasons = ", ".join(f"{k} {n}" for k, n in skipped.items())
+        click.echo(_share_line(result.share))
+        click.echo(
+            f"projected spot share {_pct(result.projected_share)} (floor {float(result.min_share):.4f})"
+        )
+        click.echo(
+            f"changed: {changed['tiered']} to 阶梯发货, {changed['presale']} to 全款预售; "
+            f"skipped: {sum(skipped.values())}{f' ({reasons})' if reasons else ''}; "
+            f"unchanged: {summary['unchanged']}"
+        )
+        click.echo(f"written to {stage}")
+    if note:
+        click.echo(note, err=True)
+    code = shipping.exit_code(result)
+    sys.exit(max(code, shipping.EXIT_WARNING) if note and code == shipping.EXIT_OK else code)
+
+
+@contextlib.contextmanager
+def _stage_dir(out: Path | None) -> Iterator[Path]:
+    if out is not None:
+        yield out / "tiered_shipping"
+        return
+    with tempfile.TemporaryDirectory(prefix="doudian-check-") as tmp:
+        yield Path(tmp)
+
+
+@click.command("tiered-shipping")
+@click.option(
+    "--orders",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="订单导出 file covering the window; repeat the option for several files.",
+)
+@_as_of_option
+@policy_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the rejected order rows (OUT/tiered_shipping/rejected/); default: not kept.",
+)
+@reading_options
+@json_option
+def tiered_shipping(
+    orders: tuple[str, ...],
+    as_of: dt.datetime,
+    policy: str | None,
+    out: Path | None,
+    encoding: str,
+    sheet: str | None,
+    shop_id: str | None,
+    as_json: bool,
+) -> None:
+    """May the shop use 阶梯发货? Its spot share over the paid sub-orders of the 60
+    days before --as-of (承诺发货时间 at most 48 hours after payment).
+
+    Exit 0 ok (share >= 55%), 3 warning (>= 50%), 4 ineligible (< 50%); the numbers
+    come from the policy.
+    """
+    rules = _policy(policy)
+    with (
+        _stage_dir(out) as stage,
+        staged_inputs(
+            {"orders": list(orders)},
+            stage,
+            encoding=encoding_arg(encoding),
+            sheet=sheet,
+            shop_id=shop_id,
+        ) as inputs,
+    ):
+        _one_shop(inputs, "orders")
+        share = shipping.measure(inputs.frame("orders"), as_of.date(), rules)
+        note = _rejected_note(inputs, stage if out is not None else None)
+    if as_json:
+        click.echo(json.dumps(share.as_dict(), ensure_ascii=False, sort_keys=True, indent=2))
+    else:
+        click.echo(_share_line(share))
+    if note:
+        click.echo(note, err=True)
+    sys.exit(shipping.status_exit_code(share))
+
+
+def register(main: click.Group, check: click.Group) -> None:
+    main.add_command(shipping_mode)
+    check.add_command(tiered_shipping)
