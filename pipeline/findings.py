@@ -42,6 +42,10 @@ CODES: dict[str, tuple[str, str]] = {
         "the row has more cells than the header (an unquoted comma in a cell?); the row is not used",
     ),
     "schema": ("error", "the value does not fit the column's type"),
+    "duplicate-shop": ("error", "this 店铺ID appeared before; the first copy is kept"),
+    "bad-score": ("error", "not a shop score (店铺评分) from 0 to 5 with at most 2 decimals"),
+    "bad-rate": ("error", "not a rate like 85.00% or 0.85 (at most 2 decimals of a percent)"),
+    "negative-count": ("error", "a count cannot be negative"),
     "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
 }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandera.polars as pa
 
-from schemas import after_sales, bill, commissions, costs, orders, products
+from schemas import after_sales, bill, commissions, costs, metrics, orders, products
 from schemas.base import ColumnSpec, KindSpec, normalize_header
 
 
@@ -24,6 +24,7 @@ KINDS: dict[str, Kind] = {
     "products": Kind(products.SPEC, products.Products),
     "costs": Kind(costs.SPEC, costs.Costs),
     "commissions": Kind(commissions.SPEC, commissions.Commissions),
+    "metrics": Kind(metrics.SPEC, metrics.Metrics),
 }
 
 __all__ = ["KINDS", "Kind", "KindSpec", "ColumnSpec", "normalize_header"]
