@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOUDIAN := $(VENV)/bin/doudian
 DEMO ?= demo
 
-.PHONY: help venv test lint format demo docs lock bench clean
+.PHONY: help venv test lint format demo run docs lock bench clean
 
 help:
 	@echo "make demo   create the environment, generate demo exports, run the pipeline"
@@ -36,7 +36,7 @@ docs: venv
 	$(PY) -m pipeline.docs > docs/cli.md
 
 demo: venv
-	$(DOUDIAN) fixtures --shops 3 --orders 20000 --seed 7 --out $(DEMO)/exports
+	$(DOUDIAN) fixtures --shops 3 --orders 20000 --seed 7 --out $(DEMO)/exports --per-shop
 	@for kind in orders after-sales bill products costs commissions; do \
 	  file=$$(echo $$kind | tr - _); \
 	  $(DOUDIAN) validate $$kind $(DEMO)/exports/$$file.csv --out $(DEMO)/out; \
@@ -51,7 +51,13 @@ demo: venv
 	$(DOUDIAN) reconcile --statement $(DEMO)/out/settlement/2026-10-H1 --bill $(DEMO)/exports/bill.csv \
 	  --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
 	@echo
-	@echo "Demo exports: $(DEMO)/exports   Outputs: $(DEMO)/out"
+	$(DOUDIAN) run --config fixtures/run/pipeline.toml --on 2026-11-01; code=$$?; [ $$code -le 3 ] || exit $$code
+	@echo
+	@echo "Demo exports: $(DEMO)/exports   Outputs: $(DEMO)/out (commands), $(DEMO)/run (doudian run)"
+
+# The cron entry: `make run CONFIG=path/to/pipeline.toml [ON=YYYY-MM-DD]` (see README).
+run: venv
+	$(DOUDIAN) run --config $(CONFIG) $(if $(ON),--on $(ON),)
 
 lock:
 	rm -rf /tmp/doudian-lock && $(PYTHON) -m venv /tmp/doudian-lock

@@ -92,16 +92,20 @@ def validate(kind: str, files: tuple[str, ...], out: Path, encoding: str, sheet:
     "--format", "formats", type=click.Choice(["csv", "parquet", "both"]), default="csv", show_default=True,
     help="Write CSV exports, Parquet copies, or both.",
 )
+@click.option("--per-shop", is_flag=True, help="Also write each shop's own CSV exports to OUT/<店铺ID>/.")
 @out_option
-def fixtures(shops: int, orders: int, seed: int, formats: str, out: Path) -> None:
+def fixtures(shops: int, orders: int, seed: int, formats: str, per_shop: bool, out: Path) -> None:
     """Generate realistic, consistent exports of every kind (orders, after-sales,
     settlement bill, products, costs, commissions) for demos, tests and benchmarks."""
-    from pipeline.fixtures import generate
+    from pipeline.fixtures import generate, split_by_shop
 
     fmts = ("csv", "parquet") if formats == "both" else (formats,)
     counts = generate(out, shops=shops, orders=orders, seed=seed, formats=fmts)
     for name, n in counts.items():
         click.echo(f"{name:<12} {n:>12,} rows", err=False)
+    if per_shop:
+        ids = split_by_shop(out)
+        click.echo(f"per shop: {', '.join(str(out / i) for i in ids)}")
     click.echo(f"written to {out}")
 
 
@@ -111,7 +115,13 @@ def check() -> None:
 
 
 # Stage commands live in pipeline/cli_<stage>.py, each with `register(main, check)`.
-STAGE_COMMANDS = ("pipeline.cli_settle", "pipeline.cli_shipping", "pipeline.cli_price", "pipeline.cli_checks")
+STAGE_COMMANDS = (
+    "pipeline.cli_settle",
+    "pipeline.cli_shipping",
+    "pipeline.cli_price",
+    "pipeline.cli_checks",
+    "pipeline.cli_run",
+)
 for _name in STAGE_COMMANDS:
     try:
         _module = importlib.import_module(_name)

@@ -933,3 +933,24 @@ def generate(
             sink.finish()
             counts[stem] = sink.rows
     return {stem: counts[stem] for stem in KIND_STEMS}
+
+
+def split_by_shop(out_dir: str | Path) -> list[str]:
+    """Copy each CSV export of `out_dir` into `out_dir/<店铺ID>/`, one shop's rows each,
+    as every shop's own back office would export them (the bill keeps its note row).
+    For demos and tests: it reads whole files. Returns the shop IDs."""
+    out = Path(out_dir)
+    shops: set[str] = set()
+    for stem in KIND_STEMS:
+        path = out / f"{stem}.csv"
+        skip = 1 if stem == "bill" else 0
+        table = pl.read_csv(path, infer_schema=False, skip_rows_after_header=skip)
+        for (shop,), part in table.group_by("店铺ID", maintain_order=True):
+            shops.add(str(shop))
+            with atomic_path(out / str(shop) / f"{stem}.csv") as tmp, open(tmp, "wb") as fh:
+                part.head(0).write_csv(fh, include_bom=True)
+                if skip:
+                    note = [[BILL_NOTE] + [None] * (part.width - 1)]
+                    pl.DataFrame(note, schema=part.schema, orient="row").write_csv(fh, include_header=False)
+                part.write_csv(fh, include_header=False)
+    return sorted(shops)

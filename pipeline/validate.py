@@ -20,11 +20,12 @@ from pathlib import Path
 import pandera.errors
 import polars as pl
 
+from pipeline import faults
 from pipeline.clean import canonicalize, code_column, raw_column
 from pipeline.errors import InputError
 from pipeline.findings import FINDING_SCHEMA, message_expr
 from pipeline.io.read import EXTRA, RawExport, open_export
-from pipeline.io.write import atomic_path, write_csv
+from pipeline.io.write import atomic_path, formula_safe, write_csv
 from schemas import KINDS, Kind
 
 BATCH_ROWS = 1_000_000
@@ -119,6 +120,7 @@ class _BatchChecker:
             typed = canonicalize(raw.frame, self.spec.columns, keep_raw=True)
             for batch in typed.collect_batches(chunk_size=batch_rows):
                 self._check(file_no, raw, batch, result)
+                faults.point("validate-batch")
         except pl.exceptions.PolarsError as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             hint = None
@@ -238,7 +240,10 @@ class _BatchChecker:
             files = sorted(self.work.glob(f"{prefix}-*.parquet"))
             frames = [pl.scan_parquet(files)] if files else []
             frame = pl.concat([*frames, extra.lazy()], how="vertical")
-            write_csv(frame.sort(sort_keys).select(list(FINDING_SCHEMA)), target)
+            # For people: cells that look like formulas are neutralised (the valid
+            # Parquet keeps every value as it was).
+            people = [formula_safe(pl.col(c)) if c in ("file", "column", "value", "message") else pl.col(c) for c in FINDING_SCHEMA]
+            write_csv(frame.sort(sort_keys).select(people), target)
 
     def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         """Cells that could not be parsed (bad money, bad timestamps, mangled IDs)."""

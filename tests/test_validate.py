@@ -87,3 +87,13 @@ def test_a_row_with_more_cells_than_the_header_is_rejected_not_the_file(doudian,
         (str(path), 3, "(cells past the last column)", "待支付", "extra-cells"),
     ]
     assert run.valid("orders")["sub_order_id"].to_list() == ["6950000000000000001"]
+
+
+def test_formula_like_cells_are_neutralised_in_the_rejected_file(doudian, tmp_path):
+    header = "主订单编号,子订单编号,商品数量,商品ID,订单应付金额,订单提交时间,支付完成时间,订单完成时间,订单状态"
+    bad = '6900000000000000001,6950000000000000001,1,3500000000000000001,"=HYPERLINK(""http://x"")",2026-10-01 10:00:00,,,待支付'
+    path = tmp_path / "f.csv"
+    path.write_text(header + "\n" + bad + "\n", encoding="utf-8")
+    run = doudian.validate("orders", str(path))
+    assert run.exit_code == 3
+    assert run.rejected("orders") == [(str(path), 2, "订单应付金额", "'=HYPERLINK(\"http://x\")", "bad-money")]

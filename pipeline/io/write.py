@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from pipeline import faults
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -30,6 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        faults.point("before-rename")
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -66,15 +69,17 @@ def write_text(text: str, path: str | Path) -> None:
 
 
 #: Text that a spreadsheet could take for a formula (CSV/XLSX injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@")
 
 
 def formula_safe(expr: pl.Expr) -> pl.Expr:
-    """Text for people: a cell that begins like a formula (`=`, `+`, `-`, `@`, tab, CR)
-    gets a leading apostrophe, so Excel shows it as text instead of running it. Apply
+    """Text for people: a cell that begins like a formula (`=`, `+`, `-`, `@`, but not
+    a plain signed number) gets a leading apostrophe, so Excel shows it as text instead of running it. Apply
     to free-text columns (titles, remarks), never to numbers; machine-readable outputs
     keep the original text."""
-    risky = expr.str.contains(r"^[=+\-@\t\r]")
+    # A plain signed number (-2.95, +1,000) is a number to Excel, not a formula.
+    number = expr.str.contains(r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?$")
+    risky = expr.str.contains(r"^[=+\-@]") & ~number
     safe = pl.when(risky).then(pl.concat_str([pl.lit("'"), expr])).otherwise(expr)
     return safe.alias(expr.meta.output_name(raise_if_undetermined=False) or "text")
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.io.write import write_csv, write_json, write_parquet, write_xlsx, yuan
@@ -75,6 +76,7 @@ def run_settlement(
             result.lines.sort("shop_id", "sub_order_id", "line_type").sink_parquet(lines_path)
             result.excluded.sort("shop_id", "sub_order_id").sink_parquet(excluded_path)
             result.ledger.sink_parquet(ledger_path)
+            faults.point("settle-computed")
             lines = pl.scan_parquet(lines_path)
             excluded = pl.scan_parquet(excluded_path)
             summary = _summary(period, lines, excluded, inputs.results["orders"])

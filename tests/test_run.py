@@ -1,0 +1,189 @@
+"""`doudian run`: the cron entry. Real subprocesses, killed with SIGKILL at named points
+(pipeline/faults.py) and rerun; two runs on one output root; config errors; logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.fixtures import generate, split_by_shop
+
+REPO = Path(__file__).resolve().parent.parent
+ON = "2026-11-01"
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports")
+    generate(out, shops=2, orders=6000, seed=11)
+    split_by_shop(out)
+    return out
+
+
+def write_config(folder: Path, exports: Path, output: str = "out", extra: str = "") -> Path:
+    shops = ""
+    for shop in ("1000001", "1000002"):
+        e = exports / shop
+        shops += f"""
+[[shops]]
+id = "{shop}"
+orders = "{e / 'orders.csv'}"
+after_sales = "{e / 'after_sales.csv'}"
+products = "{e / 'products.csv'}"
+costs = "{e / 'costs.csv'}"
+commissions = "{e / 'commissions.csv'}"
+bill = "{e / 'bill.csv'}"
+price_rules = "{REPO / 'fixtures' / 'price' / 'rules.toml'}"
+"""
+    path = folder / "pipeline.toml"
+    path.write_text(f'output = "{output}"\n{extra}{shops}', encoding="utf-8")
+    return path
+
+
+def doudian_run(config: Path, *args: str, env: dict | None = None, wait: bool = True):
+    command = [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--on", ON, *args]
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("DOUDIAN_DEBUG", None)
+    if not wait:
+        return subprocess.Popen(command, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every output file's bytes, except the manifest (it holds timings) and the lock."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("manifest.json", ".doudian.lock")
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_run(exports, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clean")
+    result = doudian_run(write_config(folder, exports))
+    return result, tree(folder / "out"), folder / "out"
+
+
+def test_clean_run_outcomes_and_manifest(clean_run):
+    result, files, out = clean_run
+    assert result.returncode == 3, result.stderr  # reconcile finds the planted differences
+    assert "Traceback" not in result.stderr
+    lines = [line.split()[:3] for line in result.stdout.splitlines()[:-1]]
+    assert lines == [
+        [shop, stage, outcome]
+        for shop in ("1000001", "1000002")
+        for stage, outcome in (
+            ("validate", "ok"), ("settle", "ok"), ("reconcile", "attention"), ("shipping-mode", "ok"),
+            ("price", "attention"), ("check-tiered-shipping", "ok"),
+        )
+    ]  # fmt: skip
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(manifest) == sorted(
+        ["tool", "version", "config", "run_date", "started_at", "seconds", "exit_code", "stages", "inputs", "outputs"]
+    )
+    assert manifest["exit_code"] == 3 and manifest["run_date"] == ON
+    assert len(manifest["inputs"]) == 12 and all(i["rows"] and len(i["sha256"]) == 64 for i in manifest["inputs"])
+    listed = {o["path"] for o in manifest["outputs"]}
+    assert listed == set(files)
+    statement = next(o for o in manifest["outputs"] if o["path"] == "1000001/settlement/2026-10-H2/statement.csv")
+    summary = json.loads(files["1000001/settlement/2026-10-H2/summary.json"])
+    assert statement["rows"] == sum(summary["lines"].values())
+    assert {s["stage"] for s in manifest["stages"]} == {
+        "validate", "settle", "reconcile", "shipping-mode", "price", "check-tiered-shipping",
+    }  # fmt: skip
+
+
+def test_rerun_is_byte_identical(clean_run, exports, tmp_path):
+    _, files, _ = clean_run
+    again = doudian_run(write_config(tmp_path, exports))
+    assert again.returncode == 3
+    assert tree(tmp_path / "out") == files
+
+
+@pytest.mark.parametrize("point", ["validate-batch", "settle-computed", "before-rename", "after-settle", "after-price"])
+def test_killed_run_then_rerun_equals_a_clean_run(clean_run, exports, tmp_path, point):
+    _, files, _ = clean_run
+    config = write_config(tmp_path, exports)
+    killed = doudian_run(config, env={"DOUDIAN_FAULT": point})
+    assert killed.returncode == -signal.SIGKILL
+    out = tmp_path / "out"
+    # nothing half-written under a final name: every file there is complete or absent
+    for name, data in tree(out).items():
+        if not any(part.startswith(".") for part in Path(name).parts):
+            assert data == files[name], f"{name} was left half-written"
+    rerun = doudian_run(config)
+    assert rerun.returncode == 3, rerun.stderr
+    assert "took over the lock left by a run that did not finish" in rerun.stderr
+    assert tree(out) == files
+
+
+def test_a_second_run_on_the_same_root_exits_at_once(exports, tmp_path):
+    config = write_config(tmp_path, exports)
+    first = doudian_run(config, env={"DOUDIAN_PAUSE": "after-validate:4"}, wait=False)
+    # its log says when shop 1000001's validation is done: it then pauses 4 s, lock held
+    while "shop 1000001 validate: ok" not in (line := first.stderr.readline()):
+        assert line, "the first run ended before pausing"
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
+    second = doudian_run(config)
+    assert second.returncode == 75
+    assert second.stderr.startswith(f"Error: {tmp_path / 'out'}: another doudian run holds the lock (pid {first.pid} on ")
+    assert "nothing was done" in second.stderr
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*") if p in before} == before
+    first.communicate(timeout=300)
+    assert first.returncode == 3
+    assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def test_one_shops_bad_file_does_not_stop_the_others(exports, tmp_path):
+    config = write_config(tmp_path, exports)
+    text = config.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01garbage")
+    config.write_text(text.replace(str(exports / "1000001" / "orders.csv"), str(broken)), encoding="utf-8")
+    result = doudian_run(config)
+    assert result.returncode == 1
+    rows = {tuple(line.split()[:3]) for line in result.stdout.splitlines()[:-1]}
+    assert ("1000001", "validate", "failed") in rows and ("1000001", "settle", "failed") in rows
+    assert {(shop, stage, outcome) for shop, stage, outcome in rows if shop == "1000002"} == {
+        ("1000002", "validate", "ok"), ("1000002", "settle", "ok"), ("1000002", "reconcile", "attention"),
+        ("1000002", "shipping-mode", "ok"), ("1000002", "price", "attention"), ("1000002", "check-tiered-shipping", "ok"),
+    }  # fmt: skip
+    assert "Traceback" not in result.stderr
+
+
+def test_json_logs(exports, tmp_path):
+    config = write_config(tmp_path, exports, extra='stages = ["validate"]\n')
+    result = doudian_run(config, "--log-format", "json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(r["level"], r["shop"], r["stage"]) for r in records] == [
+        ("info", None, None), ("info", "1000001", "validate"), ("info", "1000002", "validate"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('output = "out"\nshop = 1\n', "unknown key 'shop' (known: encoding, output, policy, shops, stages)"),
+        ('output = "out"\n', "at least one [[shops]] table is required"),
+        ('output = "out"\nstages = ["settle", "pay"]\n[[shops]]\nid = "1"\n', "unknown stage 'pay'"),
+        ('output = "out"\n[[shops]]\nid = "../x"\n', "shop 1: 'id' must be a shop ID of letters, digits, - or _"),
+        ('output = "out"\n[[shops]]\nid = "1"\norders = 5\n', "shop 1 (1): 'orders' must be a path or a list of paths"),
+        ('output = "out"\n[[shops]]\nid = "1"\norder = "a.csv"\n', "shop 1 (1): unknown key 'order'"),
+        ("output = [", "not a valid TOML file"),
+    ],
+)
+def test_config_errors_exit_2_naming_the_key(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text, encoding="utf-8")
+    result = doudian_run(config)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: --config {config}: ") and message in result.stderr
+    assert not (tmp_path / "out").exists()
