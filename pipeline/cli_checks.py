@@ -86,15 +86,14 @@ def _emit(data: Any, lines: list[str], as_json: bool) -> None:
 def _read_shops(kind: str, path: str, out: Path, encoding: str, sheet: str | None) -> Roster:
     """A --shops file of deposit or reopen; its findings go to OUT/rejected/KIND.csv."""
     from pipeline.checks.roster import read_roster
-    from schemas import shops
+    from schemas import Kind, shops
 
     spec, model = {
         "deposit-shops": (shops.DEPOSIT_SHOPS, shops.DepositShops),
         "closed-shops": (shops.CLOSED_SHOPS, shops.ClosedShops),
     }[kind]
-    roster = read_roster(spec, model, path, encoding=encoding_arg(encoding), sheet=sheet)
-    write_csv(roster.findings, out / "rejected" / f"{kind}.csv")
-    return roster
+    out.mkdir(parents=True, exist_ok=True)
+    return read_roster(Kind(spec, model), path, out, encoding=encoding_arg(encoding), sheet=sheet)
 
 
 def _roster_lines(roster: Roster, out: Path, kind: str, check: str) -> list[str]:

@@ -8,6 +8,7 @@ EXIT_OK = 0
 EXIT_FILE = 1  # a file (or stage) cannot be used at all
 EXIT_USAGE = 2  # a bad option or argument (Click's own code too)
 EXIT_REJECTED = 3  # done, but some rows were rejected (or a warning status)
+EXIT_INELIGIBLE = 4  # a check's verdict: not eligible (阶梯发货), or a refused category
 
 
 class DoudianError(Exception):

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from pipeline.errors import DoudianError, UsageError
+from pipeline.errors import EXIT_INELIGIBLE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError
 from pipeline.io.write import formula_safe
 from schemas.base import CHINA_TZ
 
 SPOT, TIERED, PRESALE = "现货发货", "阶梯发货", "全款预售"
 
 #: Exit codes of `shipping-mode` and `check tiered-shipping` (domain.md 6).
-EXIT_OK, EXIT_WARNING, EXIT_INELIGIBLE = 0, 3, 4
+EXIT_WARNING = EXIT_REJECTED
 
 #: Open-platform field values: presell_type and the spot part's delivery_delay_day.
 PRESELL_TYPE = {SPOT: 0, PRESALE: 1, TIERED: 2}

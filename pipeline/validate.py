@@ -71,7 +71,7 @@ class ValidationResult:
 
 
 def validate_files(
-    kind: str,
+    kind: str | Kind,
     paths: list[str],
     *,
     valid_path: Path,
@@ -85,9 +85,10 @@ def validate_files(
     """Validate the files of one kind as one table; write valid rows (Parquet), rejected
     findings and warnings (CSV). Raises InputError, before writing any output, when a
     file cannot be used at all."""
-    k = KINDS[kind]
+    k = KINDS[kind] if isinstance(kind, str) else kind
+    name = kind if isinstance(kind, str) else k.spec.name
     valid_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".validate-{kind}-", dir=valid_path.parent))
+    work = Path(tempfile.mkdtemp(prefix=f".validate-{name}-", dir=valid_path.parent))
     try:
         raws = [
             open_export(k.spec, p, encoding=encoding, sheet=sheet, workdir=work, shop_id=shop_id)
@@ -99,7 +100,7 @@ def validate_files(
         checker.write_outputs(duplicates, valid_path, rejected_path, warnings_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return ValidationResult(kind, results, valid_path, rejected_path, warnings_path)
+    return ValidationResult(name, results, valid_path, rejected_path, warnings_path)
 
 
 class _BatchChecker:

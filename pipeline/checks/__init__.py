@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.errors import DoudianError, UsageError
+from pipeline.errors import EXIT_INELIGIBLE, DoudianError, UsageError
 from pipeline.policy import Policy
 
-#: Exit code of a check whose verdict is "no" (a refused deposit category).
-EXIT_INELIGIBLE = 4
+#: EXIT_INELIGIBLE (from pipeline.errors) is the exit code of a check whose verdict is
+#: "no" (a refused deposit category).
+__all__ = ["EXIT_INELIGIBLE", "Refused"]
 
 
 class Refused(DoudianError):
