@@ -41,6 +41,11 @@ CODES: dict[str, tuple[str, str]] = {
         "error",
         "the row has more cells than the header (an unquoted comma in a cell?); the row is not used",
     ),
+    "cell-spans-rows": (
+        "error",
+        "a quote opened in this row is closed rows later, so the rows in between were read "
+        "into one cell (the value shows where); fix the quote in the file and export again",
+    ),
     "schema": ("error", "the value does not fit the column's type"),
     "duplicate-shop": ("error", "this 店铺ID appeared before; the first copy is kept"),
     "bad-score": ("error", "not a shop score (店铺评分) from 0 to 5 with at most 2 decimals"),

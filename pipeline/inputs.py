@@ -11,6 +11,7 @@ rows are staged as Parquet in a temporary folder that lives as long as the `with
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.validate import ValidationResult, validate_files
+from pipeline.errors import InputError
+from pipeline.validate import ValidationResult, missing_folders, validate_files
 from schemas import KINDS
 
 
@@ -54,24 +56,39 @@ def staged_inputs(
     shop_id: str | None = None,
 ) -> Iterator[StagedInputs]:
     """Validate each kind's files (kinds with no files are skipped). InputError from a
-    file that cannot be used at all propagates before any stage output is written."""
+    file that cannot be used at all propagates before any stage output is written: the
+    findings files are moved into place only once every kind has been read."""
+    created = missing_folders(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=stage_dir))
     try:
         results = {}
-        for kind, paths in files.items():
-            if not paths:
-                continue
-            results[kind] = validate_files(
-                kind,
-                list(paths),
-                valid_path=staging / f"{kind}.parquet",
-                rejected_path=stage_dir / "rejected" / f"{kind}.csv",
-                warnings_path=stage_dir / "warnings" / f"{kind}.csv",
-                encoding=encoding,
-                sheet=sheet,
-                shop_id=shop_id,
-            )
+        try:
+            for kind, paths in files.items():
+                if not paths:
+                    continue
+                results[kind] = validate_files(
+                    kind,
+                    list(paths),
+                    valid_path=staging / f"{kind}.parquet",
+                    rejected_path=staging / "rejected" / f"{kind}.csv",
+                    warnings_path=staging / "warnings" / f"{kind}.csv",
+                    encoding=encoding,
+                    sheet=sheet,
+                    shop_id=shop_id,
+                )
+        except InputError:
+            shutil.rmtree(staging, ignore_errors=True)
+            for folder in created:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only if still empty
+            raise
+        for kind, result in results.items():
+            for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):
+                final = stage_dir / folder / f"{kind}.csv"
+                final.parent.mkdir(exist_ok=True)
+                os.replace(getattr(result, attr), final)
+                setattr(result, attr, final)
         yield StagedInputs(results, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,6 +11,7 @@ once: valid + rejected = rows, per file.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections import Counter
@@ -24,7 +25,7 @@ from pipeline import faults
 from pipeline.clean import canonicalize, code_column, raw_column
 from pipeline.errors import InputError
 from pipeline.findings import FINDING_SCHEMA, message_expr
-from pipeline.io.read import EXTRA, RawExport, open_export
+from pipeline.io.read import EXTRA, SPANS, RawExport, open_export
 from pipeline.io.write import atomic_path, formula_safe, write_csv
 from schemas import KINDS, Kind
 
@@ -87,6 +88,7 @@ def validate_files(
     file cannot be used at all."""
     k = KINDS[kind] if isinstance(kind, str) else kind
     name = kind if isinstance(kind, str) else k.spec.name
+    created = missing_folders(valid_path.parent)
     valid_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".validate-{name}-", dir=valid_path.parent))
     try:
@@ -98,9 +100,48 @@ def validate_files(
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
         checker.write_outputs(duplicates, valid_path, rejected_path, warnings_path)
+    except InputError:
+        # a file that cannot be used: leave no trace, not even the folders we made
+        shutil.rmtree(work, ignore_errors=True)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path)
+
+
+def _read_error(exc: Exception) -> tuple[str, str | None]:
+    """A polars read error in words a user can act on (and a hint)."""
+    text = str(exc).strip()
+    lower = text.lower()
+    if "utf-8" in lower or "utf8" in lower:
+        return (
+            "it is not valid UTF-8 text after the header (another encoding, mixed encodings, "
+            "or a file cut off in the middle of a character)",
+            "if Excel saved it on Chinese Windows, pass --encoding gb18030; otherwise export it again",
+        )
+    if "could not parse" in lower or "malformed" in lower:
+        return ("a quote is opened and never closed (the rest of the file would be one cell)", None)
+    if "column names not specified" in lower or "more fields" in lower:
+        return (
+            "its rows do not line up with the header (old Mac line ends, CR only, or a broken row)",
+            "save it again as CSV with Windows or Unix line ends",
+        )
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return (first, None)
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders `folder.mkdir(parents=True)` would create, deepest first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return missing
 
 
 class _BatchChecker:
@@ -113,7 +154,7 @@ class _BatchChecker:
         self.schema = kind.model.to_schema()
         self.work = work
         self.parts: list[Path] = []
-        self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA])}
+        self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
 
     def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
         result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
@@ -123,11 +164,8 @@ class _BatchChecker:
                 self._check(file_no, raw, batch, result)
                 faults.point("validate-batch")
         except pl.exceptions.PolarsError as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = None
-            if "utf-8" in detail.lower() or "utf8" in detail.lower():
-                hint = "the file mixes encodings or is not UTF-8: pass --encoding gb18030 if Excel saved it"
-            raise InputError(raw.path, f"cannot be read past its header ({detail})", hint) from None
+            message, hint = _read_error(exc)
+            raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
         return result
 
     def _check(self, file_no: int, raw: RawExport, typed: pl.DataFrame, result: FileResult) -> None:
@@ -166,7 +204,7 @@ class _BatchChecker:
         column."""
         cells = batch.filter(pl.col("__row").is_in(rows.get_column("row").implode()))
         cells = cells.select(
-            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names), EXTRA
+            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names), EXTRA, SPANS
         ).unpivot(
             index="__row", variable_name="name", value_name="value"
         )
@@ -257,10 +295,13 @@ class _BatchChecker:
             for c in self.spec.columns
             if c.type != "text"
         ]
-        extra = typed.filter(pl.col(EXTRA).is_not_null()).select(
-            pl.col("__row").alias("row"), pl.lit(EXTRA).alias("name"), pl.lit("extra-cells").alias("code")
-        )
-        return pl.concat([_no_rows(), *frames, extra])
+        extra = [
+            typed.filter(pl.col(column).is_not_null()).select(
+                pl.col("__row").alias("row"), pl.lit(column).alias("name"), pl.lit(code).alias("code")
+            )
+            for column, code in ((EXTRA, "extra-cells"), (SPANS, "cell-spans-rows"))
+        ]
+        return pl.concat([_no_rows(), *frames, *extra])
 
     def _model_rows(self, typed: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
         """Run the pandera model on the collected batch (a DataFrame, so its value

@@ -40,6 +40,12 @@ SPARE = "__spare"
 SPARE_COLUMNS = 16
 EXTRA = "__extra"
 EXTRA_HEADER = "(cells past the last column)"
+#: A quote left open in a cell (a 买家留言 that starts with ") makes the CSV reader take
+#: the following lines as part of that cell: whole rows vanish into it. A cell holding a
+#: line break and at least half a row's worth of commas is such a cell; its row is
+#: rejected (`cell-spans-rows`) so that nothing disappears silently.
+SPANS = "__spans"
+SPANS_HEADER = "(a quoted cell that spans several rows)"
 
 
 @dataclass
@@ -110,7 +116,13 @@ def open_export(
             headers[column.name] = column.headers[0]
             selected.append(pl.lit(None, pl.String).alias(column.name))
     headers[EXTRA] = EXTRA_HEADER
-    spare = [c for c in cells.collect_schema().names() if c.startswith(SPARE)]
+    headers[SPANS] = SPANS_HEADER
+    names = cells.collect_schema().names()
+    if fmt == "csv" and _has_quote(p):
+        selected.append(_spanning_cell(names, header).alias(SPANS))
+    else:
+        selected.append(pl.lit(None, pl.String).alias(SPANS))
+    spare = [c for c in names if c.startswith(SPARE)]
     filled = [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)) for c in spare]
     extra = pl.concat_str(filled, separator=",", ignore_nulls=True) if spare else None
     if extra is None:
@@ -120,13 +132,34 @@ def open_export(
     return RawExport(name, frame.select(selected), headers, fmt, enc)
 
 
+def _has_quote(p: Path) -> bool:
+    with open(p, "rb") as fh:
+        while chunk := fh.read(TRANSCODE_CHUNK):
+            if b'"' in chunk:
+                return True
+    return False
+
+
+def _spanning_cell(names: list[str], header: list[str]) -> pl.Expr:
+    """`header: start of the cell` of the first cell that swallowed rows, else null."""
+    enough = max(3, len(header) // 2)
+    found = []
+    for name in names:
+        cell = pl.col(name)
+        spans = cell.str.contains("\n", literal=True) & (cell.str.count_matches(",", literal=True) >= enough)
+        label = header[int(name[1:])] if name.startswith("c") and name[1:].isdigit() else "?"
+        found.append(pl.when(spans).then(pl.lit(f"{label}: ") + cell.str.slice(0, 60)))
+    return pl.coalesce(found)
+
+
 def _is_note_row(spec: KindSpec, positions: dict[str, int]) -> pl.Expr:
     """The rows right after the header that the platform fills with a note (the bill's
-    row 2). Such a row is dropped only when it holds no ID in the kind's first required
-    ID column: a file saved without its note row loses nothing."""
-    key = next(c.name for c in spec.columns if c.type == "id" and c.required)
-    cell = pl.col(f"c{positions[key]}").str.strip_chars("\t '\"=")
-    return (pl.col("__idx") < spec.skip_after_header) & ~cell.str.contains(r"^[0-9.eE+]+$").fill_null(False)
+    row 2). Such a row is dropped only when none of the kind's required ID columns holds
+    anything like an ID: a file saved without its note row loses nothing."""
+    keys = [c.name for c in spec.columns if c.type == "id" and c.required]
+    cells = [pl.col(f"c{positions[k]}").str.strip_chars("\t '\"=") for k in keys]
+    has_id = pl.any_horizontal([c.str.contains(r"^[0-9.eE+]+$").fill_null(False) for c in cells])
+    return (pl.col("__idx") < spec.skip_after_header) & ~has_id
 
 
 def _mark_numeric_ids(
@@ -192,6 +225,12 @@ def _read_csv(name: str, p: Path, head: bytes, enc: str, workdir: Path) -> tuple
     except StopIteration:
         raise InputError(name, "has no header row") from None
     except csv.Error as exc:
+        if "new-line character" in str(exc):
+            raise InputError(
+                name,
+                "the header row cannot be read as CSV: the file uses old Mac line ends (CR only)",
+                "save it again as CSV with Windows or Unix line ends",
+            ) from None
         raise InputError(name, f"the header row cannot be read as CSV ({exc})") from None
     if enc != "utf-8":
         p = _transcode(name, p, enc, workdir)
@@ -289,7 +328,10 @@ def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
     for i, (col, dtype) in enumerate(schema.items()):
         e = pl.col(col)
         if isinstance(dtype, pl.Datetime):
-            e = e.dt.strftime("%Y-%m-%d %H:%M:%S")
+            # a zoned timestamp is converted to China time; a naive one is China time
+            if dtype.time_zone is not None:
+                e = e.dt.convert_time_zone("Asia/Shanghai")
+            e = e.dt.strftime("%Y-%m-%d %H:%M:%S%.f")
         exprs.append(e.cast(pl.String).alias(f"c{i}"))
     return pl.scan_parquet(p).select(exprs), list(schema.names())
 
