@@ -105,13 +105,22 @@ def _timestamp_text(raw: pl.Expr) -> pl.Expr:
 
 def _timestamp_value(text: pl.Expr) -> pl.Expr:
     """China time: the export's text formats, or an Excel serial date (days since
-    1899-12-30, as XLSX cells hold them), to the second."""
-    candidates = [text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in TIMESTAMP_FORMATS]
-    serial = pl.when(text.str.contains(EXCEL_SERIAL)).then(text).cast(pl.Float64, strict=False)
+    1899-12-30, as XLSX cells hold them), to the second.
+
+    Each format after the first sees only the cells the earlier ones could not parse
+    (the others are null to it), so the usual file pays for one format, not five: a
+    failing parse costs several times a succeeding one."""
+    parsed: pl.Expr | None = None
+    rest = text
+    for fmt in TIMESTAMP_FORMATS:
+        attempt = rest.str.strptime(pl.Datetime("us"), fmt, strict=False, cache=False)
+        parsed = attempt if parsed is None else pl.coalesce(parsed, attempt)
+        rest = pl.when(parsed.is_null()).then(text)
+    serial = pl.when(rest.str.contains(EXCEL_SERIAL)).then(rest).cast(pl.Float64, strict=False)
     seconds = (serial * 86400).round(0).cast(pl.Int64, strict=False)
-    candidates.append(EXCEL_EPOCH + pl.duration(seconds=seconds))
-    naive = pl.coalesce(candidates).cast(pl.Datetime("us")).cast(pl.Int64)
-    return (naive - CHINA_OFFSET_US).cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(CHINA_TZ)
+    naive = pl.coalesce(parsed, EXCEL_EPOCH + pl.duration(seconds=seconds))
+    local = naive.cast(pl.Datetime("us")).cast(pl.Int64)
+    return (local - CHINA_OFFSET_US).cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(CHINA_TZ)
 
 
 PARSERS: dict[str, Parser] = {
