@@ -54,6 +54,7 @@ class Settlement:
     lines: pl.LazyFrame  # STATEMENT_COLUMNS
     excluded: pl.LazyFrame  # sub_order_id, shop_id, reason
     ledger: pl.LazyFrame  # LEDGER_SCHEMA
+    decided: pl.LazyFrame  # DECIDED_COLUMNS: all of the above in one frame
 
 
 def _state(status: pl.Expr, method: pl.Expr | None = None) -> pl.Expr:
@@ -185,18 +186,27 @@ def settle(
         .otherwise(pl.lit("already-settled"))
     )
     frame = frame.with_columns(outcome.alias("outcome"))
+    return split(_lines(frame, period, policy))
 
-    excluded = frame.filter(pl.col("outcome").is_in(REASONS)).select(
-        "sub_order_id", "shop_id", pl.col("outcome").alias("reason")
-    )
-    lines = _lines(frame.filter(pl.col("outcome").is_in(LINE_TYPES)), period, policy)
+
+#: What `decided` (one row per order row, with its outcome) holds.
+DECIDED_COLUMNS = (*STATEMENT_COLUMNS, "outcome", "__refund_goods", "__refund_freight")
+
+
+def split(decided: pl.LazyFrame) -> Settlement:
+    """The statement lines, the exclusions and the ledger entries of a decided frame
+    (one row per order row with its `outcome`, and line amounts for line outcomes).
+    Cheap projections: compute `decided` once (a staged file) and split it."""
+    is_line = pl.col("outcome").is_in(LINE_TYPES)
+    excluded = decided.filter(~is_line).select("sub_order_id", "shop_id", pl.col("outcome").alias("reason"))
+    lines = decided.filter(is_line)
     ledger = lines.select(
         "period", "shop_id", "sub_order_id", "line_type", "payable", "freight",
         "platform_fee_rate_bp", "platform_fee", "commission",
         pl.col("__refund_goods").alias("refund_goods"),
         pl.col("__refund_freight").alias("refund_freight"),
     )  # fmt: skip
-    return Settlement(lines.select(STATEMENT_COLUMNS), excluded, ledger)
+    return Settlement(lines.select(STATEMENT_COLUMNS), excluded, ledger, decided.select(DECIDED_COLUMNS))
 
 
 def _lines(frame: pl.LazyFrame, period: Period, policy: SettlementPolicy) -> pl.LazyFrame:

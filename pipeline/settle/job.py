@@ -15,7 +15,7 @@ from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.io.write import write_csv, write_json, write_parquet, write_xlsx, yuan
-from pipeline.settle.engine import LINE_TYPES, REASONS, STATEMENT_COLUMNS, settle
+from pipeline.settle.engine import LINE_TYPES, REASONS, STATEMENT_COLUMNS, settle, split
 from pipeline.settle.ledger import Ledger
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
@@ -71,12 +71,16 @@ def run_settlement(
         )
         work = Path(tempfile.mkdtemp(prefix=".settle-", dir=folder))
         try:
-            # Each frame is computed once, streamed to a staging file, then reused.
-            lines_path, excluded_path, ledger_path = work / "lines.parquet", work / "excluded.parquet", work / "ledger.parquet"
-            result.lines.sort("shop_id", "sub_order_id", "line_type").sink_parquet(lines_path)
-            result.excluded.sort("shop_id", "sub_order_id").sink_parquet(excluded_path)
-            result.ledger.sink_parquet(ledger_path)
+            # The plan (joins, outcomes, amounts) runs once, streamed to a staging file,
+            # sorted as the statement is; lines, exclusions and ledger are cut from it.
+            decided_path = work / "decided.parquet"
+            result.decided.sort("shop_id", "sub_order_id", "line_type").sink_parquet(decided_path)
             faults.point("settle-computed")
+            staged = split(pl.scan_parquet(decided_path))
+            lines_path, excluded_path, ledger_path = work / "lines.parquet", work / "excluded.parquet", work / "ledger.parquet"
+            staged.lines.sink_parquet(lines_path)
+            staged.excluded.sink_parquet(excluded_path)
+            staged.ledger.sink_parquet(ledger_path)
             lines = pl.scan_parquet(lines_path)
             excluded = pl.scan_parquet(excluded_path)
             summary = _summary(period, lines, excluded, inputs.results["orders"])
