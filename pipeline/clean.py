@@ -132,7 +132,9 @@ PARSERS: dict[str, Parser] = {
         _int_value,
         lambda t, v: _missing(t, v, "bad-integer"),
     ),
-    "timestamp": Parser(_timestamp_text, _timestamp_value, lambda t, v: _missing(t, v, "bad-timestamp")),
+    "timestamp": Parser(
+        _timestamp_text, _timestamp_value, lambda t, v: _missing(t, v, "bad-timestamp")
+    ),
 }
 
 
@@ -160,10 +162,13 @@ def canonicalize(frame: Frame, columns: tuple[ColumnSpec, ...], *, keep_raw: boo
         PARSERS[c.type].text(pl.col(c.name)).alias(_text_column(c.name)) for c in columns
     )
     values = texts.with_columns(
-        PARSERS[c.type].value(pl.col(_text_column(c.name))).cast(c.dtype).alias(c.name) for c in columns
+        PARSERS[c.type].value(pl.col(_text_column(c.name))).cast(c.dtype).alias(c.name)
+        for c in columns
     )
     coded = values.with_columns(
-        PARSERS[c.type].code(pl.col(_text_column(c.name)), pl.col(c.name)).alias(code_column(c.name))
+        PARSERS[c.type]
+        .code(pl.col(_text_column(c.name)), pl.col(c.name))
+        .alias(code_column(c.name))
         for c in columns
     )
     return coded.drop(_text_column(n) for n in names)

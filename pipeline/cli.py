@@ -58,8 +58,15 @@ def main() -> None:
 @out_option
 @reading_options
 @json_option
-def validate(kind: str, files: tuple[str, ...], out: Path, encoding: str, sheet: str | None,
-             shop_id: str | None, as_json: bool) -> None:
+def validate(
+    kind: str,
+    files: tuple[str, ...],
+    out: Path,
+    encoding: str,
+    sheet: str | None,
+    shop_id: str | None,
+    as_json: bool,
+) -> None:
     """Read and validate FILES of one KIND of export as one table.
 
     Writes OUT/valid/KIND.parquet (canonical typed rows), OUT/rejected/KIND.csv (one
@@ -85,14 +92,34 @@ def validate(kind: str, files: tuple[str, ...], out: Path, encoding: str, sheet:
 
 
 @main.command()
-@click.option("--shops", type=click.IntRange(min=1), default=1, show_default=True, help="Number of shops.")
-@click.option("--orders", type=click.IntRange(min=0), default=1000, show_default=True, help="Order rows (sub-orders) in all.")
-@click.option("--seed", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same files.")
 @click.option(
-    "--format", "formats", type=click.Choice(["csv", "parquet", "both"]), default="csv", show_default=True,
+    "--shops", type=click.IntRange(min=1), default=1, show_default=True, help="Number of shops."
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Order rows (sub-orders) in all.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed: the same seed gives the same files.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["csv", "parquet", "both"]),
+    default="csv",
+    show_default=True,
     help="Write CSV exports, Parquet copies, or both.",
 )
-@click.option("--per-shop", is_flag=True, help="Also write each shop's own CSV exports to OUT/<店铺ID>/.")
+@click.option(
+    "--per-shop", is_flag=True, help="Also write each shop's own CSV exports to OUT/<店铺ID>/."
+)
 @out_option
 def fixtures(shops: int, orders: int, seed: int, formats: str, per_shop: bool, out: Path) -> None:
     """Generate realistic, consistent exports of every kind (orders, after-sales,

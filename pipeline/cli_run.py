@@ -20,7 +20,9 @@ class _NoProgress:
 def _logger(fmt: str) -> Any:
     """Logs go to stderr: a readable line, or one JSON object per line for collectors."""
 
-    def log(level: str, shop: str | None, stage: str | None, message: str, seconds: float | None = None) -> None:
+    def log(
+        level: str, shop: str | None, stage: str | None, message: str, seconds: float | None = None
+    ) -> None:
         now = dt.datetime.now().astimezone()
         if fmt == "json":
             record = {"time": now.isoformat(timespec="seconds"), "level": level, "shop": shop, "stage": stage,
@@ -29,15 +31,35 @@ def _logger(fmt: str) -> Any:
             return
         where = " ".join(x for x in (f"shop {shop}" if shop else "", stage or "") if x)
         took = f" ({seconds:.1f} s)" if seconds is not None else ""
-        click.echo(f"{now:%Y-%m-%d %H:%M:%S} {level.upper():<7} {where + ': ' if where else ''}{message}{took}", err=True)
+        click.echo(
+            f"{now:%Y-%m-%d %H:%M:%S} {level.upper():<7} {where + ': ' if where else ''}{message}{took}",
+            err=True,
+        )
 
     return log
 
 
 @click.command("run")
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The run's config file (TOML): shops, their export files, stages, output folder.")
-@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="The run date (default: today in China time): settle what is due that day, shipping-mode and checks as of it.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines on stderr: readable text, or JSON for log collectors.")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run's config file (TOML): shops, their export files, stages, output folder.",
+)
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="The run date (default: today in China time): settle what is due that day, shipping-mode and checks as of it.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr: readable text, or JSON for log collectors.",
+)
 def run_command(config_path: Path, on: dt.datetime | None, log_format: str) -> None:
     """Run every configured stage for every shop of a config file: one cron entry.
 

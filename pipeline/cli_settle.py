@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -17,17 +16,64 @@ FILES = click.Path(dir_okay=False, path_type=str)
 
 
 @click.command()
-@click.option("--orders", "orders", multiple=True, required=True, type=FILES, help="Order export (订单导出); repeat for several files.")
-@click.option("--after-sales", "after_sales", multiple=True, type=FILES, help="After-sales export (售后导出); repeat for several files.")
-@click.option("--products", "products", multiple=True, type=FILES, help="Product export (商品导出), for each product's first-level category.")
-@click.option("--commissions", "commissions", multiple=True, type=FILES, help="精选联盟 order export with 预估佣金支出.")
-@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Settle the period due on this date (the 1st or the 16th); any other date: nothing is due, exit 0.")
+@click.option(
+    "--orders",
+    "orders",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="Order export (订单导出); repeat for several files.",
+)
+@click.option(
+    "--after-sales",
+    "after_sales",
+    multiple=True,
+    type=FILES,
+    help="After-sales export (售后导出); repeat for several files.",
+)
+@click.option(
+    "--products",
+    "products",
+    multiple=True,
+    type=FILES,
+    help="Product export (商品导出), for each product's first-level category.",
+)
+@click.option(
+    "--commissions",
+    "commissions",
+    multiple=True,
+    type=FILES,
+    help="精选联盟 order export with 预估佣金支出.",
+)
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Settle the period due on this date (the 1st or the 16th); any other date: nothing is due, exit 0.",
+)
 @click.option("--period", "period_text", metavar="YYYY-MM-H1|H2", help="Settle this period.")
 @out_option
 @policy_option
 @reading_options
-@click.option("--xlsx", is_flag=True, help="Also write statement.xlsx for people (money in yuan, IDs as text).")
-def settle(orders, after_sales, products, commissions, on, period_text, out, policy, encoding, sheet, shop_id, xlsx):  # noqa: ANN001
+@click.option(
+    "--xlsx",
+    is_flag=True,
+    help="Also write statement.xlsx for people (money in yuan, IDs as text).",
+)
+def settle(
+    orders,
+    after_sales,
+    products,
+    commissions,
+    on,
+    period_text,
+    out,
+    policy,
+    encoding,
+    sheet,
+    shop_id,
+    xlsx,
+):  # noqa: ANN001
     """Semi-monthly settlement: on the 1st, sub-orders received from the 16th to month
     end with no after-sales; on the 16th, those of the 1st to 15th (domain.md S1-S7).
 
@@ -46,7 +92,9 @@ def settle(orders, after_sales, products, commissions, on, period_text, out, pol
     if on is not None:
         period = Period.due_on(on.date())
         if period is None:
-            click.echo(f"nothing is due on {on.date().isoformat()}: settlement runs on the 1st and the 16th")
+            click.echo(
+                f"nothing is due on {on.date().isoformat()}: settlement runs on the 1st and the 16th"
+            )
             sys.exit(EXIT_OK)
     else:
         period = Period.parse(period_text)
@@ -68,16 +116,36 @@ def settle(orders, after_sales, products, commissions, on, period_text, out, pol
     )
     if result.stale:
         names = ", ".join(p.id for p in result.stale)
-        click.echo(f"warning: later periods were settled from the old {period.id} and are now stale: {names}", err=True)
+        click.echo(
+            f"warning: later periods were settled from the old {period.id} and are now stale: {names}",
+            err=True,
+        )
     sys.exit(result.exit_code)
 
 
 @click.command()
-@click.option("--statement", "statement", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="A settled period's folder, OUT/settlement/PERIOD.")
-@click.option("--bill", "bill", multiple=True, required=True, type=FILES, help="The platform's 结算账单; repeat for several files.")
+@click.option(
+    "--statement",
+    "statement",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A settled period's folder, OUT/settlement/PERIOD.",
+)
+@click.option(
+    "--bill",
+    "bill",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="The platform's 结算账单; repeat for several files.",
+)
 @out_option
 @reading_options
-@click.option("--all-bill-rows", is_flag=True, help="Match every bill row, not only those settled in the period's cycle.")
+@click.option(
+    "--all-bill-rows",
+    is_flag=True,
+    help="Match every bill row, not only those settled in the period's cycle.",
+)
 def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  # noqa: ANN001
     """Match a settled period's statement against the platform's 结算账单 by 子订单号.
 
@@ -96,10 +164,14 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     summary_path = statement / "summary.json"
     statement_path = statement / "statement.parquet"
     if not summary_path.is_file() or not statement_path.is_file():
-        raise InputError(str(statement), "is not a settled period (no summary.json and statement.parquet)")
+        raise InputError(
+            str(statement), "is not a settled period (no summary.json and statement.parquet)"
+        )
     period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
     folder = out / "reconciliation" / period.id
-    with staged_inputs({"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id) as inputs:
+    with staged_inputs(
+        {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+    ) as inputs:
         rows = inputs.frame("bill")
         total = rows.select(pl.len()).collect().item()
         if not all_bill_rows:
@@ -124,6 +196,3 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
 def register(main: click.Group, check: click.Group) -> None:
     main.add_command(settle)
     main.add_command(reconcile)
-
-
-_ = dt  # dates come in through click.DateTime

@@ -951,6 +951,8 @@ def split_by_shop(out_dir: str | Path) -> list[str]:
                 part.head(0).write_csv(fh, include_bom=True)
                 if skip:
                     note = [[BILL_NOTE] + [None] * (part.width - 1)]
-                    pl.DataFrame(note, schema=part.schema, orient="row").write_csv(fh, include_header=False)
+                    pl.DataFrame(note, schema=part.schema, orient="row").write_csv(
+                        fh, include_header=False
+                    )
                 part.write_csv(fh, include_header=False)
     return sorted(shops)

@@ -36,7 +36,9 @@ class StagedInputs:
         if kind in self.results:
             return pl.scan_parquet(self.results[kind].valid_path)
         spec = KINDS[kind].spec
-        return pl.DataFrame(schema={**spec.schema, "source_file": pl.String, "source_row": pl.Int64}).lazy()
+        return pl.DataFrame(
+            schema={**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+        ).lazy()
 
     def given(self, kind: str) -> bool:
         return kind in self.results

@@ -20,7 +20,11 @@ def reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Text encoding of CSV files; auto tells UTF-8 (with or without BOM) from GB18030.",
     )
-    @click.option("--sheet", metavar="NAME|N", help="XLSX sheet to read (name or 1-based number); default the first.")
+    @click.option(
+        "--sheet",
+        metavar="NAME|N",
+        help="XLSX sheet to read (name or 1-based number); default the first.",
+    )
     @click.option("--shop-id", metavar="ID", help="Shop ID for exports that have no 店铺ID column.")
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -46,7 +46,9 @@ def _shipped(name: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
-            data[entry.name.removesuffix(".toml")] = tomllib.loads(entry.read_text(encoding="utf-8"))
+            data[entry.name.removesuffix(".toml")] = tomllib.loads(
+                entry.read_text(encoding="utf-8")
+            )
     return data
 
 
@@ -79,6 +81,8 @@ def load_policy(spec: str | None = None) -> Policy:
         raise UsageError(f"--policy {spec}: not a valid TOML file ({exc})") from None
     base_name = user.pop("extends", DEFAULT)
     if base_name not in names:
-        raise UsageError(f"--policy {spec}: extends unknown policy {base_name!r} (shipped: {', '.join(names)})")
+        raise UsageError(
+            f"--policy {spec}: extends unknown policy {base_name!r} (shipped: {', '.join(names)})"
+        )
     base = load_policy(base_name)
     return Policy(str(path), merge(base.data, user))

@@ -40,13 +40,17 @@ def reconcile(statement: pl.LazyFrame, bill: pl.LazyFrame) -> pl.LazyFrame:
         status.alias("status"),
         "expected_net",
         "billed_net",
-        (pl.col("billed_net").fill_null(0) - pl.col("expected_net").fill_null(0)).alias("difference"),
+        (pl.col("billed_net").fill_null(0) - pl.col("expected_net").fill_null(0)).alias(
+            "difference"
+        ),
     ).sort("sub_order_id")
 
 
 def summarize(rows: pl.DataFrame) -> dict[str, int]:
     counts = rows.group_by("status").len()
-    found = dict(zip(counts.get_column("status").to_list(), counts.get_column("len").to_list(), strict=True))
+    found = dict(
+        zip(counts.get_column("status").to_list(), counts.get_column("len").to_list(), strict=True)
+    )
     summary = {s: int(found.get(s, 0)) for s in STATUSES}
     summary["difference_total"] = int(rows.get_column("difference").sum())
     return summary

@@ -117,7 +117,9 @@ def load_config(path: Path) -> RunConfig:
             if key in ("id", "price_rules"):
                 continue
             if key not in FILE_KEYS:
-                raise UsageError(f"{label} ({shop_id}): unknown key {key!r} (files: {', '.join(FILE_KEYS)})")
+                raise UsageError(
+                    f"{label} ({shop_id}): unknown key {key!r} (files: {', '.join(FILE_KEYS)})"
+                )
             values = [value] if isinstance(value, str) else value
             if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
                 raise UsageError(f"{label} ({shop_id}): {key!r} must be a path or a list of paths")
@@ -179,7 +181,12 @@ def output_lock(root: Path, log: Any):
             ) from None
         previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
         if previous:
-            log("warning", None, None, f"took over the lock left by a run that did not finish ({previous})")
+            log(
+                "warning",
+                None,
+                None,
+                f"took over the lock left by a run that did not finish ({previous})",
+            )
         os.ftruncate(fd, 0)
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
@@ -229,7 +236,11 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     files: list[str] = []
     missing: list[str] = []
     for pattern in patterns:
-        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else ([pattern] if os.path.exists(pattern) else [])
+        found = (
+            sorted(glob.glob(pattern))
+            if glob.has_magic(pattern)
+            else ([pattern] if os.path.exists(pattern) else [])
+        )
         if not found:
             missing.append(pattern)
         files += [f for f in found if f not in files]
@@ -243,10 +254,14 @@ class Runner:
         self.log = log
         self.report = RunReport()
 
-    def args_for(self, shop: ShopConfig, stage: str, files: dict[str, list[str]]) -> list[str] | str:
+    def args_for(
+        self, shop: ShopConfig, stage: str, files: dict[str, list[str]]
+    ) -> list[str] | str:
         """The command line of a stage, or why it does not apply (skipped)."""
         out = str(self.config.output / shop.id)
-        common = ["--shop-id", shop.id] + (["--encoding", self.config.encoding] if self.config.encoding else [])
+        common = ["--shop-id", shop.id] + (
+            ["--encoding", self.config.encoding] if self.config.encoding else []
+        )
         policy = ["--policy", self.config.policy] if self.config.policy else []
         day = self.on.isoformat()
 
@@ -270,7 +285,15 @@ class Runner:
             statement = self.config.output / shop.id / "settlement" / period.id
             if not (statement / "summary.json").is_file():
                 return f"no statement for {period.id}"
-            return ["reconcile", "--statement", str(statement), "--out", out, *opts("bill", "--bill"), *common]
+            return [
+                "reconcile",
+                "--statement",
+                str(statement),
+                "--out",
+                out,
+                *opts("bill", "--bill"),
+                *common,
+            ]
         if stage == "shipping-mode":
             if not files.get("products") or not files.get("orders"):
                 return "needs products and orders"
@@ -297,7 +320,9 @@ class Runner:
         for stage in self.config.stages:
             started = time.monotonic()
             if missing:
-                outcome = StageOutcome(shop.id, stage, "failed", EXIT_FILE, f"no file matches {', '.join(missing)}")
+                outcome = StageOutcome(
+                    shop.id, stage, "failed", EXIT_FILE, f"no file matches {', '.join(missing)}"
+                )
             elif stage == "validate":
                 outcome = self._validate(shop, files)
             else:
@@ -338,10 +363,14 @@ class Runner:
     def _outcome(self, shop: ShopConfig, stage: str, args: list[str] | str) -> StageOutcome:
         if isinstance(args, str):
             kind = "not-due" if args == "not-due" else "skipped"
-            return StageOutcome(shop.id, stage, kind, EXIT_OK, "nothing is due today" if kind == "not-due" else args)
+            return StageOutcome(
+                shop.id, stage, kind, EXIT_OK, "nothing is due today" if kind == "not-due" else args
+            )
         code, stdout, stderr = _invoke(args)
         text = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
-        message = _first_line(stderr) if code not in (EXIT_OK, EXIT_REJECTED, 4) else "; ".join(text[:2])
+        message = (
+            _first_line(stderr) if code not in (EXIT_OK, EXIT_REJECTED, 4) else "; ".join(text[:2])
+        )
         if stage == "settle" and stdout.startswith("nothing is due"):
             return StageOutcome(shop.id, stage, "not-due", code, "nothing is due today")
         return StageOutcome(shop.id, stage, _outcome_name(code), code, message)
@@ -399,7 +428,11 @@ def manifest(config: RunConfig, runner: Runner, started: str, seconds: float) ->
     outputs = []
     for p in sorted(config.output.rglob("*")):
         rel = p.relative_to(config.output)
-        if not p.is_file() or rel.name in (MANIFEST, LOCK_NAME) or any(part.startswith(".") for part in rel.parts):
+        if (
+            not p.is_file()
+            or rel.name in (MANIFEST, LOCK_NAME)
+            or any(part.startswith(".") for part in rel.parts)
+        ):
             continue
         outputs.append({"path": str(rel), "sha256": _sha256(p), "rows": _rows(p)})
     return {
@@ -424,11 +457,23 @@ def run(config: RunConfig, on: dt.date, log: Any, progress: Any) -> RunReport:
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         clock = time.monotonic()
         stages = ", ".join(s for s in STAGES if s in config.stages)
-        log("info", None, None, f"run of {config.path} for {on}: {len(config.shops)} shop(s), stages {stages}")
+        log(
+            "info",
+            None,
+            None,
+            f"run of {config.path} for {on}: {len(config.shops)} shop(s), stages {stages}",
+        )
         removed = clear_leftovers(config.output)
         if removed:
-            log("warning", None, None, f"removed {removed} temporary file(s) left by a run that did not finish")
+            log(
+                "warning",
+                None,
+                None,
+                f"removed {removed} temporary file(s) left by a run that did not finish",
+            )
         for shop in config.shops:
             runner.run_shop(shop, progress)
-        write_json(manifest(config, runner, started, time.monotonic() - clock), config.output / MANIFEST)
+        write_json(
+            manifest(config, runner, started, time.monotonic() - clock), config.output / MANIFEST
+        )
     return runner.report

@@ -183,7 +183,11 @@ class _BatchChecker:
             pl.col("__row").alias("source_row"),
             pl.lit(file_no, pl.Int32).alias("__file_no"),
             pl.col("__row").is_in(bad_rows.implode()).alias("__rejected"),
-            *([pl.col(raw_column(self.spec.unique)).alias("__key_raw")] if self.spec.unique else []),
+            *(
+                [pl.col(raw_column(self.spec.unique)).alias("__key_raw")]
+                if self.spec.unique
+                else []
+            ),
         )
         n = len(self.parts)
         part = self.work / f"staged-{n:06d}.parquet"
@@ -198,16 +202,16 @@ class _BatchChecker:
         result.findings.update(_count(found))
         result.warnings.update(_count(warnings))
 
-    def _long(self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame) -> pl.DataFrame:
+    def _long(
+        self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame
+    ) -> pl.DataFrame:
         """(row, name, code) -> the report's columns (plus the sort keys `__file_no`,
         `__order`): the raw cell text as the value and the file's own header as the
         column."""
         cells = batch.filter(pl.col("__row").is_in(rows.get_column("row").implode()))
         cells = cells.select(
             "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names), EXTRA, SPANS
-        ).unpivot(
-            index="__row", variable_name="name", value_name="value"
-        )
+        ).unpivot(index="__row", variable_name="name", value_name="value")
         joined = rows.join(cells, left_on=["row", "name"], right_on=["__row", "name"], how="left")
         header = pl.col("name").replace_strict(raw.headers, return_dtype=pl.String)
         return joined.select(
@@ -246,7 +250,9 @@ class _BatchChecker:
             pl.lit(self.order[key], pl.Int32).alias("__order"),
         )
         per_file = dups.group_by("__file_no").len()
-        copies_by_file = dict(zip(per_file["__file_no"].to_list(), per_file["len"].to_list(), strict=True))
+        copies_by_file = dict(
+            zip(per_file["__file_no"].to_list(), per_file["len"].to_list(), strict=True)
+        )
         for file_no, copies in copies_by_file.items():  # one entry per file, not per data row
             results[file_no].findings[self.spec.unique_code] += copies
             results[file_no].rejected += copies
@@ -267,7 +273,9 @@ class _BatchChecker:
                         how="anti",
                         maintain_order="left",
                     )
-                staged.select(*spec.names, "source_file", "source_row").sink_parquet(tmp, compression="zstd")
+                staged.select(*spec.names, "source_file", "source_row").sink_parquet(
+                    tmp, compression="zstd"
+                )
             else:
                 schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
                 pl.DataFrame(schema=schema).write_parquet(tmp, compression="zstd")
@@ -281,7 +289,12 @@ class _BatchChecker:
             frame = pl.concat([*frames, extra.lazy()], how="vertical")
             # For people: cells that look like formulas are neutralised (the valid
             # Parquet keeps every value as it was).
-            people = [formula_safe(pl.col(c)) if c in ("file", "column", "value", "message") else pl.col(c) for c in FINDING_SCHEMA]
+            people = [
+                formula_safe(pl.col(c))
+                if c in ("file", "column", "value", "message")
+                else pl.col(c)
+                for c in FINDING_SCHEMA
+            ]
             write_csv(frame.sort(sort_keys).select(people), target)
 
     def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
@@ -297,7 +310,9 @@ class _BatchChecker:
         ]
         extra = [
             typed.filter(pl.col(column).is_not_null()).select(
-                pl.col("__row").alias("row"), pl.lit(column).alias("name"), pl.lit(code).alias("code")
+                pl.col("__row").alias("row"),
+                pl.lit(column).alias("name"),
+                pl.lit(code).alias("code"),
             )
             for column, code in ((EXTRA, "extra-cells"), (SPANS, "cell-spans-rows"))
         ]
@@ -339,7 +354,9 @@ class _BatchChecker:
 
 def _count(findings: pl.DataFrame) -> dict[str, int]:
     counts = findings.group_by("code").len()
-    return dict(zip(counts.get_column("code").to_list(), counts.get_column("len").to_list(), strict=True))
+    return dict(
+        zip(counts.get_column("code").to_list(), counts.get_column("len").to_list(), strict=True)
+    )
 
 
 def _no_rows() -> pl.DataFrame:

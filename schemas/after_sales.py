@@ -12,10 +12,21 @@ from schemas.base import CHINA_TZ, KindSpec, col
 
 Timestamp = Annotated[pl.Datetime, "us", CHINA_TZ]
 
-AFTER_SALE_STATUSES = frozenset({
-    "退款中", "退款成功", "已全额退款", "售后关闭", "换货成功", "待买家退货", "待商家收货",
-    "待商家处理", "待买家处理", "补寄成功", "退款失败",
-})
+AFTER_SALE_STATUSES = frozenset(
+    {
+        "退款中",
+        "退款成功",
+        "已全额退款",
+        "售后关闭",
+        "换货成功",
+        "待买家退货",
+        "待商家收货",
+        "待商家处理",
+        "待买家处理",
+        "补寄成功",
+        "退款失败",
+    }
+)
 
 SPEC = KindSpec(
     name="after-sales",
@@ -68,7 +79,9 @@ class AfterSales(pa.DataFrameModel):
     def _shop(cls, data):
         return checks.is_shop_id(data)
 
-    @pa.check("refund_goods", "refund_freight", "refund_payment_discount", name="money-out-of-range")
+    @pa.check(
+        "refund_goods", "refund_freight", "refund_payment_discount", name="money-out-of-range"
+    )
     def _money(cls, data):
         return checks.money_unsigned(data)
 

@@ -92,6 +92,5 @@ class KindSpec:
         return {c.name: c.dtype for c in self.columns}
 
 
-
 def col(name: str, type: ValueType, *headers: str, **kw: object) -> ColumnSpec:
     return ColumnSpec(name, type, tuple(headers), **kw)  # type: ignore[arg-type]

@@ -12,7 +12,9 @@ SPEC = KindSpec(
     name="commissions",
     title="精选联盟订单",
     columns=(
-        col("sub_order_id", "id", "订单id", "子订单编号", "子订单号", required=True, nullable=False),
+        col(
+            "sub_order_id", "id", "订单id", "子订单编号", "子订单号", required=True, nullable=False
+        ),
         col("product_id", "id", "商品id", "商品ID"),
         col("commission", "money", "预估佣金支出", required=True, nullable=False),
         col("shop_id", "text", "店铺ID"),

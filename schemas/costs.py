@@ -36,7 +36,9 @@ class Costs(pa.DataFrameModel):
 
     @pa.check("merchant_code", name="missing-key")
     def _has_key(cls, data):
-        return data.lazyframe.select(pl.col("sku_id").is_not_null() | pl.col("merchant_code").is_not_null())
+        return data.lazyframe.select(
+            pl.col("sku_id").is_not_null() | pl.col("merchant_code").is_not_null()
+        )
 
     class Config:
         strict = True

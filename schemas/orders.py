@@ -88,8 +88,13 @@ class Orders(pa.DataFrameModel):
         return checks.positive(data)
 
     @pa.check(
-        "unit_price", "payable", "freight", "platform_discount", "creator_discount",
-        "payment_discount", name="money-out-of-range",
+        "unit_price",
+        "payable",
+        "freight",
+        "platform_discount",
+        "creator_discount",
+        "payment_discount",
+        name="money-out-of-range",
     )
     def _money(cls, data):
         return checks.money_unsigned(data)

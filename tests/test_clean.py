@@ -46,7 +46,9 @@ def test_money_to_exact_fen(cell, fen):
     assert run(parse_money, [cell]) == [(fen, None)]
 
 
-@pytest.mark.parametrize("cell", ["12.505", "abc", "1.2.3", "12,5", "(12.00)", "1e3", "99999999999999.00"])
+@pytest.mark.parametrize(
+    "cell", ["12.505", "abc", "1.2.3", "12,5", "(12.00)", "1e3", "99999999999999.00"]
+)
 def test_money_rejects_what_is_not_exact(cell):
     assert run(parse_money, [cell]) == [(None, "bad-money")]
 
@@ -96,12 +98,16 @@ def test_timestamps_are_china_time(cell, expected):
     assert run(parse_timestamp, [cell]) == [(expected, None)]
 
 
-@pytest.mark.parametrize("cell", ["2026-13-01 00:00:00", "yesterday", "2026-02-30 10:00:00", "16/10/2026"])
+@pytest.mark.parametrize(
+    "cell", ["2026-13-01 00:00:00", "yesterday", "2026-02-30 10:00:00", "16/10/2026"]
+)
 def test_bad_timestamps(cell):
     assert run(parse_timestamp, [cell]) == [(None, "bad-timestamp")]
 
 
-@pytest.mark.parametrize(("cell", "value"), [("1", 1), ("2.0", 2), ("-1", -1), ("1,000", 1000), ("0", 0)])
+@pytest.mark.parametrize(
+    ("cell", "value"), [("1", 1), ("2.0", 2), ("-1", -1), ("1,000", 1000), ("0", 0)]
+)
 def test_integers(cell, value):
     assert run(parse_int, [cell]) == [(value, None)]
 

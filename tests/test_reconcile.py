@@ -11,7 +11,9 @@ BILL_HEADER = "结算时间,订单号,子订单号,结算金额,平台服务费,
 
 def write_bill(path, rows):
     note = "注：金额单位为元" + "," * 5
-    path.write_text("\ufeff" + BILL_HEADER + "\n" + note + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    path.write_text(
+        "\ufeff" + BILL_HEADER + "\n" + note + "\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
     return str(path)
 
 
@@ -25,7 +27,10 @@ def test_reconcile_statuses_and_totals(doudian, tmp_path):
         ],
     )
     out = tmp_path / "out"
-    assert doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out)).exit_code == 0
+    assert (
+        doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out)).exit_code
+        == 0
+    )
     bill = write_bill(
         tmp_path / "bill.csv",
         [
@@ -36,7 +41,15 @@ def test_reconcile_statuses_and_totals(doudian, tmp_path):
             "2026-10-16 10:00:00,6900000000000000001,6950000000000000008,1.00,0.00,0.00",  # earlier cycle
         ],
     )
-    run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", bill, "--out", str(out))
+    run = doudian(
+        "reconcile",
+        "--statement",
+        str(out / "settlement" / "2026-10-H2"),
+        "--bill",
+        bill,
+        "--out",
+        str(out),
+    )
     assert run.exit_code == 3, run.stderr
     folder = out / "reconciliation" / "2026-10-H2"
     assert (folder / "reconciliation.csv").read_text(encoding="utf-8-sig").splitlines() == [
@@ -65,17 +78,32 @@ def test_reconcile_statuses_and_totals(doudian, tmp_path):
 
 
 def test_reconcile_all_match_exits_0(doudian, tmp_path):
-    orders = write_orders(tmp_path / "orders.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
+    orders = write_orders(
+        tmp_path / "orders.csv", [row("6950000000000000001", "2026-10-20 10:00:00")]
+    )
     out = tmp_path / "out"
     doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
-    bill = write_bill(tmp_path / "bill.csv", ["2026-11-01 10:00:00,6900000000000000001,6950000000000000001,95.00,-5.00,0.00"])
-    run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", bill, "--out", str(out))
+    bill = write_bill(
+        tmp_path / "bill.csv",
+        ["2026-11-01 10:00:00,6900000000000000001,6950000000000000001,95.00,-5.00,0.00"],
+    )
+    run = doudian(
+        "reconcile",
+        "--statement",
+        str(out / "settlement" / "2026-10-H2"),
+        "--bill",
+        bill,
+        "--out",
+        str(out),
+    )
     assert run.exit_code == 0, run.stdout
 
 
 def test_reconcile_refuses_a_folder_that_is_not_a_statement(doudian, tmp_path):
     bill = write_bill(tmp_path / "bill.csv", [])
-    run = doudian("reconcile", "--statement", str(tmp_path), "--bill", bill, "--out", str(tmp_path / "out"))
+    run = doudian(
+        "reconcile", "--statement", str(tmp_path), "--bill", bill, "--out", str(tmp_path / "out")
+    )
     assert (run.exit_code, run.stderr) == (
         1,
         f"Error: {tmp_path}: is not a settled period (no summary.json and statement.parquet)\n",

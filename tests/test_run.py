@@ -33,13 +33,13 @@ def write_config(folder: Path, exports: Path, output: str = "out", extra: str = 
         shops += f"""
 [[shops]]
 id = "{shop}"
-orders = "{e / 'orders.csv'}"
-after_sales = "{e / 'after_sales.csv'}"
-products = "{e / 'products.csv'}"
-costs = "{e / 'costs.csv'}"
-commissions = "{e / 'commissions.csv'}"
-bill = "{e / 'bill.csv'}"
-price_rules = "{REPO / 'fixtures' / 'price' / 'rules.toml'}"
+orders = "{e / "orders.csv"}"
+after_sales = "{e / "after_sales.csv"}"
+products = "{e / "products.csv"}"
+costs = "{e / "costs.csv"}"
+commissions = "{e / "commissions.csv"}"
+bill = "{e / "bill.csv"}"
+price_rules = "{REPO / "fixtures" / "price" / "rules.toml"}"
 """
     path = folder / "pipeline.toml"
     path.write_text(f'output = "{output}"\n{extra}{shops}', encoding="utf-8")
@@ -51,8 +51,17 @@ def doudian_run(config: Path, *args: str, env: dict | None = None, wait: bool = 
     full_env = {**os.environ, **(env or {})}
     full_env.pop("DOUDIAN_DEBUG", None)
     if not wait:
-        return subprocess.Popen(command, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300)
+        return subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    return subprocess.run(
+        command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300
+    )
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -86,13 +95,28 @@ def test_clean_run_outcomes_and_manifest(clean_run):
     ]  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert sorted(manifest) == sorted(
-        ["tool", "version", "config", "run_date", "started_at", "seconds", "exit_code", "stages", "inputs", "outputs"]
+        [
+            "tool",
+            "version",
+            "config",
+            "run_date",
+            "started_at",
+            "seconds",
+            "exit_code",
+            "stages",
+            "inputs",
+            "outputs",
+        ]
     )
     assert manifest["exit_code"] == 3 and manifest["run_date"] == ON
-    assert len(manifest["inputs"]) == 12 and all(i["rows"] and len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert len(manifest["inputs"]) == 12 and all(
+        i["rows"] and len(i["sha256"]) == 64 for i in manifest["inputs"]
+    )
     listed = {o["path"] for o in manifest["outputs"]}
     assert listed == set(files)
-    statement = next(o for o in manifest["outputs"] if o["path"] == "1000001/settlement/2026-10-H2/statement.csv")
+    statement = next(
+        o for o in manifest["outputs"] if o["path"] == "1000001/settlement/2026-10-H2/statement.csv"
+    )
     summary = json.loads(files["1000001/settlement/2026-10-H2/summary.json"])
     assert statement["rows"] == sum(summary["lines"].values())
     assert {s["stage"] for s in manifest["stages"]} == {
@@ -107,7 +131,9 @@ def test_rerun_is_byte_identical(clean_run, exports, tmp_path):
     assert tree(tmp_path / "out") == files
 
 
-@pytest.mark.parametrize("point", ["validate-batch", "settle-computed", "before-rename", "after-settle", "after-price"])
+@pytest.mark.parametrize(
+    "point", ["validate-batch", "settle-computed", "before-rename", "after-settle", "after-price"]
+)
 def test_killed_run_then_rerun_equals_a_clean_run(clean_run, exports, tmp_path, point):
     _, files, _ = clean_run
     config = write_config(tmp_path, exports)
@@ -133,7 +159,9 @@ def test_a_second_run_on_the_same_root_exits_at_once(exports, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
     second = doudian_run(config)
     assert second.returncode == 75
-    assert second.stderr.startswith(f"Error: {tmp_path / 'out'}: another doudian run holds the lock (pid {first.pid} on ")
+    assert second.stderr.startswith(
+        f"Error: {tmp_path / 'out'}: another doudian run holds the lock (pid {first.pid} on "
+    )
     assert "nothing was done" in second.stderr
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*") if p in before} == before
     first.communicate(timeout=300)
@@ -146,7 +174,9 @@ def test_one_shops_bad_file_does_not_stop_the_others(exports, tmp_path):
     text = config.read_text(encoding="utf-8")
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b"\x00\x01garbage")
-    config.write_text(text.replace(str(exports / "1000001" / "orders.csv"), str(broken)), encoding="utf-8")
+    config.write_text(
+        text.replace(str(exports / "1000001" / "orders.csv"), str(broken)), encoding="utf-8"
+    )
     result = doudian_run(config)
     assert result.returncode == 1
     rows = {tuple(line.split()[:3]) for line in result.stdout.splitlines()[:-1]}
@@ -171,12 +201,27 @@ def test_json_logs(exports, tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('output = "out"\nshop = 1\n', "unknown key 'shop' (known: encoding, output, policy, shops, stages)"),
+        (
+            'output = "out"\nshop = 1\n',
+            "unknown key 'shop' (known: encoding, output, policy, shops, stages)",
+        ),
         ('output = "out"\n', "at least one [[shops]] table is required"),
-        ('output = "out"\nstages = ["settle", "pay"]\n[[shops]]\nid = "1"\n', "unknown stage 'pay'"),
-        ('output = "out"\n[[shops]]\nid = "../x"\n', "shop 1: 'id' must be a shop ID of letters, digits, - or _"),
-        ('output = "out"\n[[shops]]\nid = "1"\norders = 5\n', "shop 1 (1): 'orders' must be a path or a list of paths"),
-        ('output = "out"\n[[shops]]\nid = "1"\norder = "a.csv"\n', "shop 1 (1): unknown key 'order'"),
+        (
+            'output = "out"\nstages = ["settle", "pay"]\n[[shops]]\nid = "1"\n',
+            "unknown stage 'pay'",
+        ),
+        (
+            'output = "out"\n[[shops]]\nid = "../x"\n',
+            "shop 1: 'id' must be a shop ID of letters, digits, - or _",
+        ),
+        (
+            'output = "out"\n[[shops]]\nid = "1"\norders = 5\n',
+            "shop 1 (1): 'orders' must be a path or a list of paths",
+        ),
+        (
+            'output = "out"\n[[shops]]\nid = "1"\norder = "a.csv"\n',
+            "shop 1 (1): unknown key 'order'",
+        ),
         ("output = [", "not a valid TOML file"),
     ],
 )

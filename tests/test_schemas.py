@@ -25,7 +25,14 @@ def failures(kind: str, rows: list[dict]) -> list[tuple[int, str, str]]:
         KINDS[kind].model.validate(frame(kind, rows), lazy=True)
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases.sort("index", "column")
-        return list(zip(cases["index"].to_list(), cases["column"].to_list(), cases["check"].to_list(), strict=True))
+        return list(
+            zip(
+                cases["index"].to_list(),
+                cases["column"].to_list(),
+                cases["check"].to_list(),
+                strict=True,
+            )
+        )
     return []
 
 
@@ -76,11 +83,15 @@ def test_bill_amounts_may_be_negative_but_bounded():
         "settle_amount": -500,
         "platform_fee": -295,
     }
-    assert failures("bill", [row, {**row, "platform_fee": -1_000_000_001}]) == [(1, "platform_fee", "money-out-of-range")]
+    assert failures("bill", [row, {**row, "platform_fee": -1_000_000_001}]) == [
+        (1, "platform_fee", "money-out-of-range")
+    ]
 
 
 def test_a_cost_row_needs_a_key():
-    assert failures("costs", [{"cost": 100, "merchant_code": "A-1"}, {"cost": 100}]) == [(1, "merchant_code", "missing-key")]
+    assert failures("costs", [{"cost": 100, "merchant_code": "A-1"}, {"cost": 100}]) == [
+        (1, "merchant_code", "missing-key")
+    ]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

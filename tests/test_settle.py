@@ -19,7 +19,9 @@ from pipeline.settle.policy import SettlementPolicy
 from schemas import KINDS
 
 CN = ZoneInfo("Asia/Shanghai")
-POLICY = SettlementPolicy(default_fee_bp=500, fee_bp={"服饰内衣": 600, "休闲食品": 300}, commission_bp={})
+POLICY = SettlementPolicy(
+    default_fee_bp=500, fee_bp={"服饰内衣": 600, "休闲食品": 300}, commission_bp={}
+)
 OCT_H2 = Period(2026, 10, 2)
 
 
@@ -52,7 +54,16 @@ def order(sub: str, **kw) -> dict:
     return {**base, **kw}
 
 
-def run(orders, after_sales=(), products=(), commissions=(), ledger=None, period=OCT_H2, start=None, policy=POLICY):
+def run(
+    orders,
+    after_sales=(),
+    products=(),
+    commissions=(),
+    ledger=None,
+    period=OCT_H2,
+    start=None,
+    policy=POLICY,
+):
     result = settle(
         frame("orders", list(orders)),
         frame("after-sales", list(after_sales)),
@@ -82,15 +93,39 @@ def outcome(lines: pl.DataFrame, excluded: pl.DataFrame) -> dict[str, str]:
     [
         ("2026-10-H1", "2026-10-01T00:00:00+08:00", "2026-10-16T00:00:00+08:00", "2026-10-16"),
         ("2026-10-H2", "2026-10-16T00:00:00+08:00", "2026-11-01T00:00:00+08:00", "2026-11-01"),
-        ("2026-02-H2", "2026-02-16T00:00:00+08:00", "2026-03-01T00:00:00+08:00", "2026-03-01"),  # 28 days
-        ("2028-02-H2", "2028-02-16T00:00:00+08:00", "2028-03-01T00:00:00+08:00", "2028-03-01"),  # 29
-        ("2026-11-H2", "2026-11-16T00:00:00+08:00", "2026-12-01T00:00:00+08:00", "2026-12-01"),  # 30
-        ("2026-12-H2", "2026-12-16T00:00:00+08:00", "2027-01-01T00:00:00+08:00", "2027-01-01"),  # 31, new year
+        (
+            "2026-02-H2",
+            "2026-02-16T00:00:00+08:00",
+            "2026-03-01T00:00:00+08:00",
+            "2026-03-01",
+        ),  # 28 days
+        (
+            "2028-02-H2",
+            "2028-02-16T00:00:00+08:00",
+            "2028-03-01T00:00:00+08:00",
+            "2028-03-01",
+        ),  # 29
+        (
+            "2026-11-H2",
+            "2026-11-16T00:00:00+08:00",
+            "2026-12-01T00:00:00+08:00",
+            "2026-12-01",
+        ),  # 30
+        (
+            "2026-12-H2",
+            "2026-12-16T00:00:00+08:00",
+            "2027-01-01T00:00:00+08:00",
+            "2027-01-01",
+        ),  # 31, new year
     ],
 )
 def test_period_windows(period, start, end, settle_on):
     p = Period.parse(period)
-    assert (p.window_start.isoformat(), p.window_end.isoformat(), p.settle_date.isoformat()) == (start, end, settle_on)
+    assert (p.window_start.isoformat(), p.window_end.isoformat(), p.settle_date.isoformat()) == (
+        start,
+        end,
+        settle_on,
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,11 +173,24 @@ def test_sale_line_amounts_and_category_rate():
         ),
         order("6950000000000000002", payable=9999, product_id="3500000000000000404"),  # unknown product
     ]  # fmt: skip
-    products = [{"product_id": "3500000000000000009", "sku_id": "1234567890123456", "price": 1, "category": "服饰内衣"}]
+    products = [
+        {
+            "product_id": "3500000000000000009",
+            "sku_id": "1234567890123456",
+            "price": 1,
+            "category": "服饰内衣",
+        }
+    ]
     lines, excluded, _ = run(orders, products=products)
     assert excluded.height == 0
     rows = lines.select(
-        "sub_order_id", "income", "fee_basis", "platform_fee_rate_bp", "platform_fee", "commission", "net"
+        "sub_order_id",
+        "income",
+        "fee_basis",
+        "platform_fee_rate_bp",
+        "platform_fee",
+        "commission",
+        "net",
     ).rows()
     # income = 12345+500+200+100 = 13145; basis 12145; 6% = 728.7 -> 729; net 12416
     # 9999 at the 500 bp default: 499.95 -> 500
@@ -177,7 +225,9 @@ def test_each_outcome():
         order("6950000000000000001"),  # sale
         order("6950000000000000002", order_status="已发货", received_at=None),
         order("6950000000000000003", received_at=t("2026-11-01 00:00:00")),
-        order("6950000000000000004", after_sale_status="退款成功"),  # order-level fallback: full refund
+        order(
+            "6950000000000000004", after_sale_status="退款成功"
+        ),  # order-level fallback: full refund
         order("6950000000000000005"),  # open after-sale row
         order("6950000000000000006"),  # closed after-sale, in window
         order("6950000000000000007", received_at=t("2026-10-10 08:00:00")),  # late data
@@ -201,7 +251,11 @@ def test_each_outcome():
 
 
 def test_carry_over_takes_partial_refund_off():
-    orders = [order("6950000000000000001", payable=20000, freight=1000, received_at=t("2026-10-05 10:00:00"))]
+    orders = [
+        order(
+            "6950000000000000001", payable=20000, freight=1000, received_at=t("2026-10-05 10:00:00")
+        )
+    ]
     after_sales = [{
         "after_sale_id": "1400000000000000001", "order_id": "6900000000000000001",
         "sub_order_id": "6950000000000000001", "after_sale_status": "退款成功",
@@ -238,7 +292,11 @@ def test_clawback_returns_fees_in_proportion():
         "line_type": "sale", "payable": 10300, "freight": 300, "platform_fee_rate_bp": 600,
         "platform_fee": 600, "commission": 1001, "refund_goods": 0, "refund_freight": 0,
     }  # fmt: skip
-    orders = [order("6950000000000000001", payable=10300, freight=300, received_at=t("2026-10-05 10:00:00"))]
+    orders = [
+        order(
+            "6950000000000000001", payable=10300, freight=300, received_at=t("2026-10-05 10:00:00")
+        )
+    ]
     after_sales = [{
         "after_sale_id": "1400000000000000001", "order_id": "6900000000000000001",
         "sub_order_id": "6950000000000000001", "after_sale_status": "退款成功",
@@ -253,12 +311,20 @@ def test_clawback_returns_fees_in_proportion():
         "line_type", "payable", "freight", "income", "fee_basis", "platform_fee_rate_bp",
         "platform_fee", "commission", "net",
     ).row(0) == ("clawback", -2800, -300, -2800, -2500, 600, -150, -250, -2400)  # fmt: skip
-    assert ledger.select("line_type", "refund_goods", "refund_freight").row(0) == ("clawback", 2500, 300)
+    assert ledger.select("line_type", "refund_goods", "refund_freight").row(0) == (
+        "clawback",
+        2500,
+        300,
+    )
 
     # Next period: the same refund is accounted for, so nothing more to claw back.
     both = _ledger([settled, ledger.row(0, named=True)])
     lines, excluded, _ = run(
-        orders, after_sales=after_sales, ledger=both, period=Period(2026, 11, 1), start=t("2026-10-01 00:00:00")
+        orders,
+        after_sales=after_sales,
+        ledger=both,
+        period=Period(2026, 11, 1),
+        start=t("2026-10-01 00:00:00"),
     )
     assert lines.height == 0
     assert excluded.rows() == [("6950000000000000001", "1001", "already-settled")]
@@ -270,7 +336,9 @@ def test_clawback_half_fen_rounds_half_up():
         "line_type": "sale", "payable": 1000, "freight": 0, "platform_fee_rate_bp": 500,
         "platform_fee": 51, "commission": 3, "refund_goods": 0, "refund_freight": 0,
     }  # fmt: skip
-    orders = [order("6950000000000000001", payable=1000, freight=0, received_at=t("2026-10-05 10:00:00"))]
+    orders = [
+        order("6950000000000000001", payable=1000, freight=0, received_at=t("2026-10-05 10:00:00"))
+    ]
     after_sales = [{
         "after_sale_id": "1400000000000000001", "order_id": "6900000000000000001",
         "sub_order_id": "6950000000000000001", "after_sale_status": "退款成功", "refund_goods": 500,
@@ -301,7 +369,9 @@ def test_conservation_property(rows):
         sub = f"69500000000{i:08d}"
         freight = min(freight, payable)
         received = t("2026-10-16 00:00:00") + dt.timedelta(days=day, hours=7)
-        orders.append(order(sub, order_status=status, payable=payable, freight=freight, received_at=received))
+        orders.append(
+            order(sub, order_status=status, payable=payable, freight=freight, received_at=received)
+        )
         if as_status:
             after_sales.append({
                 "after_sale_id": f"14000000000{i:08d}", "order_id": "6900000000000000001",
@@ -314,10 +384,14 @@ def test_conservation_property(rows):
                 "platform_fee": (payable - freight) // 20, "commission": 0,
                 "refund_goods": 0, "refund_freight": 0,
             })  # fmt: skip
-    lines, excluded, _ = run(orders, after_sales, ledger=_ledger(ledger), start=t("2026-10-01 00:00:00"))
+    lines, excluded, _ = run(
+        orders, after_sales, ledger=_ledger(ledger), start=t("2026-10-01 00:00:00")
+    )
     # every sub-order exactly once
     assert lines.height + excluded.height == len(orders)
-    assert sorted([*lines["sub_order_id"], *excluded["sub_order_id"]]) == sorted(o["sub_order_id"] for o in orders)
+    assert sorted([*lines["sub_order_id"], *excluded["sub_order_id"]]) == sorted(
+        o["sub_order_id"] for o in orders
+    )
     # fen add up on every line
     checks = lines.select(
         (pl.col("income") == pl.col("payable") + pl.col("platform_discount") + pl.col("creator_discount") + pl.col("payment_discount")).all(),
@@ -337,7 +411,9 @@ def write_orders(path: Path, rows: list[str]) -> str:
     return str(path)
 
 
-def row(sub: str, received: str, payable: str = "100.00", status: str = "已完成", after: str = "-") -> str:
+def row(
+    sub: str, received: str, payable: str = "100.00", status: str = "已完成", after: str = "-"
+) -> str:
     return f"6900000000000000001,{sub},1,3500000000000000001,{payable},0.00,2026-10-01 10:00:00,2026-10-01 10:01:00,{received},{status},{after},1001"
 
 
@@ -370,8 +446,17 @@ def test_cli_rerun_is_byte_identical_and_nothing_settles_twice(doudian, tmp_path
     assert summary["excluded"] == {
         "already-settled": 0, "not-received": 0, "received-after-window": 1, "refunded": 0, "after-sale": 0,
     }  # fmt: skip
-    assert summary["totals"] == {"income": 10000, "freight": 0, "platform_fee": 500, "commission": 0, "net": 9500}
-    assert summary["window_start"] == "2026-10-16T00:00:00+08:00" and summary["settle_date"] == "2026-11-01"
+    assert summary["totals"] == {
+        "income": 10000,
+        "freight": 0,
+        "platform_fee": 500,
+        "commission": 0,
+        "net": 9500,
+    }
+    assert (
+        summary["window_start"] == "2026-10-16T00:00:00+08:00"
+        and summary["settle_date"] == "2026-11-01"
+    )
     assert (folder / "excluded.csv").read_text(encoding="utf-8-sig") == (
         "sub_order_id,shop_id,reason\n6950000000000000002,1001,received-after-window\n"
     )
@@ -380,25 +465,42 @@ def test_cli_rerun_is_byte_identical_and_nothing_settles_twice(doudian, tmp_path
     # the next period: the settled sub-order is already-settled, the other is a sale
     nxt = doudian("settle", "--orders", orders, "--on", "2026-11-16", "--out", str(out))
     assert nxt.exit_code == 3
-    s2 = json.loads((out / "settlement" / "2026-11-H1" / "summary.json").read_text(encoding="utf-8"))
+    s2 = json.loads(
+        (out / "settlement" / "2026-11-H1" / "summary.json").read_text(encoding="utf-8")
+    )
     assert s2["lines"]["sale"] == 1 and s2["excluded"]["already-settled"] == 1
-    statement = (out / "settlement" / "2026-11-H1" / "statement.csv").read_text(encoding="utf-8-sig")
-    assert statement.splitlines()[1].startswith("2026-11-H1,2026-11-16,sale,1001,6900000000000000001,6950000000000000002,")
+    statement = (out / "settlement" / "2026-11-H1" / "statement.csv").read_text(
+        encoding="utf-8-sig"
+    )
+    assert statement.splitlines()[1].startswith(
+        "2026-11-H1,2026-11-16,sale,1001,6900000000000000001,6950000000000000002,"
+    )
 
 
 def test_cli_on_a_day_with_nothing_due(doudian, tmp_path):
     orders = write_orders(tmp_path / "o.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
-    run = doudian("settle", "--orders", orders, "--on", "2026-11-02", "--out", str(tmp_path / "out"))
-    assert (run.exit_code, run.stdout) == (0, "nothing is due on 2026-11-02: settlement runs on the 1st and the 16th\n")
+    run = doudian(
+        "settle", "--orders", orders, "--on", "2026-11-02", "--out", str(tmp_path / "out")
+    )
+    assert (run.exit_code, run.stdout) == (
+        0,
+        "nothing is due on 2026-11-02: settlement runs on the 1st and the 16th\n",
+    )
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--period", "2026-13-H1"], "Error: --period 2026-13-H1: expected YYYY-MM-H1 or YYYY-MM-H2, e.g. 2026-10-H2\n"),
+        (
+            ["--period", "2026-13-H1"],
+            "Error: --period 2026-13-H1: expected YYYY-MM-H1 or YYYY-MM-H2, e.g. 2026-10-H2\n",
+        ),
         ([], "Error: give exactly one of --on DATE and --period YYYY-MM-H1|H2\n"),
-        (["--period", "2026-10-H1", "--on", "2026-10-16"], "Error: give exactly one of --on DATE and --period YYYY-MM-H1|H2\n"),
+        (
+            ["--period", "2026-10-H1", "--on", "2026-10-16"],
+            "Error: give exactly one of --on DATE and --period YYYY-MM-H1|H2\n",
+        ),
     ],
 )
 def test_cli_usage_errors(doudian, tmp_path, args, message):
@@ -409,7 +511,12 @@ def test_cli_usage_errors(doudian, tmp_path, args, message):
 
 def test_end_to_end_on_generated_exports_adds_up(doudian, tmp_path):
     exports = tmp_path / "exports"
-    assert doudian("fixtures", "--shops", "2", "--orders", "3000", "--seed", "5", "--out", str(exports)).exit_code == 0
+    assert (
+        doudian(
+            "fixtures", "--shops", "2", "--orders", "3000", "--seed", "5", "--out", str(exports)
+        ).exit_code
+        == 0
+    )
     out = tmp_path / "out"
     args = [
         "--orders", str(exports / "orders.csv"), "--after-sales", str(exports / "after_sales.csv"),
@@ -422,26 +529,37 @@ def test_end_to_end_on_generated_exports_adds_up(doudian, tmp_path):
     folder = out / "settlement" / "2026-10-H1"
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     statement = pl.read_parquet(folder / "statement.parquet")
-    excluded = pl.read_csv(folder / "excluded.csv", schema_overrides={"sub_order_id": pl.String, "shop_id": pl.String})
+    excluded = pl.read_csv(
+        folder / "excluded.csv", schema_overrides={"sub_order_id": pl.String, "shop_id": pl.String}
+    )
     # conservation: every valid row is one line or one exclusion; money adds up
     assert summary["input_rows"] == 3000 and summary["rejected_rows"] == 0
     assert statement.height + excluded.height == 3000
     assert sum(summary["lines"].values()) == statement.height
     assert sum(summary["excluded"].values()) == excluded.height
-    assert summary["totals"] == {c: statement[c].sum() for c in ("income", "freight", "platform_fee", "commission", "net")}
+    assert summary["totals"] == {
+        c: statement[c].sum() for c in ("income", "freight", "platform_fee", "commission", "net")
+    }
     assert [s["shop_id"] for s in summary["per_shop"]] == ["1000001", "1000002"]
     for c in ("income", "net"):
         assert sum(s["totals"][c] for s in summary["per_shop"]) == summary["totals"][c]
     # no sub-order settled in both periods
     earlier = pl.read_parquet(out / "settlement" / "2026-09-H2" / "statement.parquet")
-    assert set(earlier["sub_order_id"]) & set(statement.filter(pl.col("line_type") != "clawback")["sub_order_id"]) == set()
+    assert (
+        set(earlier["sub_order_id"])
+        & set(statement.filter(pl.col("line_type") != "clawback")["sub_order_id"])
+        == set()
+    )
     # the workbook for people: IDs as text, money in yuan
     import openpyxl
 
     sheet = openpyxl.load_workbook(folder / "statement.xlsx").active
     header = [c.value for c in sheet[1]]
     first = {h: c for h, c in zip(header, sheet[2], strict=True)}
-    assert first["sub_order_id"].data_type == "s" and first["sub_order_id"].value == statement["sub_order_id"][0]
+    assert (
+        first["sub_order_id"].data_type == "s"
+        and first["sub_order_id"].value == statement["sub_order_id"][0]
+    )
     assert round(first["net"].value * 100) == statement["net"][0]
 
 
@@ -450,13 +568,35 @@ def test_policy_file_overrides_one_rate(doudian, tmp_path):
     policy = tmp_path / "contract.toml"
     policy.write_text("[settlement]\ndefault_fee_bp = 250\n", encoding="utf-8")
     out = tmp_path / "out"
-    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out), "--policy", str(policy))
+    run = doudian(
+        "settle",
+        "--orders",
+        orders,
+        "--period",
+        "2026-10-H2",
+        "--out",
+        str(out),
+        "--policy",
+        str(policy),
+    )
     assert run.exit_code == 0, run.stderr
-    summary = json.loads((out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8"))
+    summary = json.loads(
+        (out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8")
+    )
     assert summary["totals"]["platform_fee"] == 250
     bad = tmp_path / "bad.toml"
     bad.write_text("[settlement]\ndefault_fee_bp = 12.5\n", encoding="utf-8")
-    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out), "--policy", str(bad))
+    run = doudian(
+        "settle",
+        "--orders",
+        orders,
+        "--period",
+        "2026-10-H2",
+        "--out",
+        str(out),
+        "--policy",
+        str(bad),
+    )
     assert (run.exit_code, run.stderr) == (
         2,
         f"Error: --policy {bad}: [settlement] default_fee_bp must be a whole number of basis points from 0 to 10000, not 12.5\n",
@@ -469,19 +609,43 @@ def test_rerunning_an_earlier_period_warns_later_ones_are_stale(doudian, tmp_pat
     doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
     doudian("settle", "--orders", orders, "--period", "2026-11-H1", "--out", str(out))
     run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
-    assert run.stderr == "warning: later periods were settled from the old 2026-10-H2 and are now stale: 2026-11-H1\n"
+    assert (
+        run.stderr
+        == "warning: later periods were settled from the old 2026-10-H2 and are now stale: 2026-11-H1\n"
+    )
 
 
 def test_orders_without_shop_id_need_the_option(doudian, tmp_path):
     path = tmp_path / "o.csv"
     header = HEADER.removesuffix(",店铺ID")
-    path.write_text(header + "\n" + row("6950000000000000001", "2026-10-20 10:00:00").removesuffix(",1001") + "\n", encoding="utf-8")
+    path.write_text(
+        header
+        + "\n"
+        + row("6950000000000000001", "2026-10-20 10:00:00").removesuffix(",1001")
+        + "\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     run = doudian("settle", "--orders", str(path), "--period", "2026-10-H2", "--out", str(out))
     assert (run.exit_code, run.stderr) == (
         2,
         "Error: 1 valid order rows have no 店铺ID: pass --shop-id ID for a single-shop export without that column\n",
     )
-    run = doudian("settle", "--orders", str(path), "--period", "2026-10-H2", "--out", str(out), "--shop-id", "777")
+    run = doudian(
+        "settle",
+        "--orders",
+        str(path),
+        "--period",
+        "2026-10-H2",
+        "--out",
+        str(out),
+        "--shop-id",
+        "777",
+    )
     assert run.exit_code == 0
-    assert json.loads((out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8"))["per_shop"][0]["shop_id"] == "777"
+    assert (
+        json.loads(
+            (out / "settlement" / "2026-10-H2" / "summary.json").read_text(encoding="utf-8")
+        )["per_shop"][0]["shop_id"]
+        == "777"
+    )

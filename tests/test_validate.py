@@ -41,14 +41,19 @@ def test_a_corrected_copy_after_a_broken_one_is_kept(doudian, tmp_path):
     first = "6900000000000000001,6950000000000000001,1,3500000000000000001,{},2026-10-01 10:00:00,2026-10-01 10:01:00,,备货中"
     broken, fixed = tmp_path / "a.csv", tmp_path / "b.csv"
     broken.write_text(header + "\n" + first.format('"12,34"') + "\n", encoding="utf-8")
-    fixed.write_text(header + "\n" + first.format("12.34") + "\n" + first.format("12.34") + "\n", encoding="utf-8")
+    fixed.write_text(
+        header + "\n" + first.format("12.34") + "\n" + first.format("12.34") + "\n",
+        encoding="utf-8",
+    )
     run = doudian.validate("orders", str(broken), str(fixed), "--json")
     assert run.exit_code == 3
     assert run.rejected("orders") == [
         (str(broken), 2, "订单应付金额", "12,34", "bad-money"),
         (str(fixed), 3, "子订单编号", "6950000000000000001", "duplicate-sub-order"),
     ]
-    assert run.valid("orders").select("source_file", "source_row", "payable").rows() == [(str(fixed), 2, 1234)]
+    assert run.valid("orders").select("source_file", "source_row", "payable").rows() == [
+        (str(fixed), 2, 1234)
+    ]
     files = run.json()["files"]
     assert [(f["rows"], f["valid"], f["rejected"]) for f in files] == [(1, 0, 1), (2, 1, 1)]
 
@@ -68,7 +73,9 @@ def test_batches_do_not_change_the_result(tmp_path, exports):
             batch_rows=batch_rows,
         )
         assert (result.rows, result.valid, result.rejected) == (4000, 2000, 2000)
-        outputs.append((pl.read_parquet(out / "valid.parquet"), (out / "rejected.csv").read_bytes()))
+        outputs.append(
+            (pl.read_parquet(out / "valid.parquet"), (out / "rejected.csv").read_bytes())
+        )
     assert outputs[0][0].equals(outputs[1][0])
     assert outputs[0][1] == outputs[1][1]
 
@@ -96,4 +103,6 @@ def test_formula_like_cells_are_neutralised_in_the_rejected_file(doudian, tmp_pa
     path.write_text(header + "\n" + bad + "\n", encoding="utf-8")
     run = doudian.validate("orders", str(path))
     assert run.exit_code == 3
-    assert run.rejected("orders") == [(str(path), 2, "订单应付金额", "'=HYPERLINK(\"http://x\")", "bad-money")]
+    assert run.rejected("orders") == [
+        (str(path), 2, "订单应付金额", '\'=HYPERLINK("http://x")', "bad-money")
+    ]

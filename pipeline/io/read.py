@@ -82,7 +82,9 @@ def open_export(
         head = fh.read(HEAD_BYTES)
     fmt = _format_of(p, head)
     if fmt == "xls":
-        raise InputError(name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV")
+        raise InputError(
+            name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV"
+        )
     where = ""
     if fmt == "xlsx":
         cells, header, sheet_name, numeric = _read_xlsx(name, p, sheet)
@@ -146,7 +148,9 @@ def _spanning_cell(names: list[str], header: list[str]) -> pl.Expr:
     found = []
     for name in names:
         cell = pl.col(name)
-        spans = cell.str.contains("\n", literal=True) & (cell.str.count_matches(",", literal=True) >= enough)
+        spans = cell.str.contains("\n", literal=True) & (
+            cell.str.count_matches(",", literal=True) >= enough
+        )
         label = header[int(name[1:])] if name.startswith("c") and name[1:].isdigit() else "?"
         found.append(pl.when(spans).then(pl.lit(f"{label}: ") + cell.str.slice(0, 60)))
     return pl.coalesce(found)
@@ -176,16 +180,25 @@ def _mark_numeric_ids(
         text = pl.col(f"c{pos}").str.strip_chars()
         digits = text.str.replace(r"\.0+$", "")
         scientific = pl.concat_str(
-            digits.str.slice(0, 1), pl.lit("."), digits.str.slice(1, 5), pl.lit("E+"),
+            digits.str.slice(0, 1),
+            pl.lit("."),
+            digits.str.slice(1, 5),
+            pl.lit("E+"),
             (digits.str.len_chars() - 1).cast(pl.String),
         )
         is_number = pl.col(f"__num{pos}").fill_null(False)
         long_number = is_number & digits.str.contains(r"^[0-9]{12,}$").fill_null(False)
-        exprs.append(pl.when(long_number).then(scientific).otherwise(pl.col(f"c{pos}")).alias(f"c{pos}"))
+        exprs.append(
+            pl.when(long_number).then(scientific).otherwise(pl.col(f"c{pos}")).alias(f"c{pos}")
+        )
     if not exprs:
         return cells
     flags = numeric.rename({c: f"__num{c[1:]}" for c in numeric.columns}).lazy()
-    return pl.concat([cells, flags], how="horizontal").with_columns(exprs).drop(flags.collect_schema().names())
+    return (
+        pl.concat([cells, flags], how="horizontal")
+        .with_columns(exprs)
+        .drop(flags.collect_schema().names())
+    )
 
 
 def _format_of(p: Path, head: bytes) -> str:
@@ -207,7 +220,9 @@ def _csv_encoding(name: str, head: bytes, forced: str | None) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if b"\x00" in head:
-        raise InputError(name, "is not a text export (it contains NUL bytes): a binary or damaged file")
+        raise InputError(
+            name, "is not a text export (it contains NUL bytes): a binary or damaged file"
+        )
     for candidate in ("utf-8", "gb18030"):
         try:
             codecs.getincrementaldecoder(candidate)().decode(head, final=False)
@@ -217,7 +232,9 @@ def _csv_encoding(name: str, head: bytes, forced: str | None) -> str:
     raise InputError(name, "is neither UTF-8 nor GB18030 text", ENCODING_HINT)
 
 
-def _read_csv(name: str, p: Path, head: bytes, enc: str, workdir: Path) -> tuple[pl.LazyFrame, list[str]]:
+def _read_csv(
+    name: str, p: Path, head: bytes, enc: str, workdir: Path
+) -> tuple[pl.LazyFrame, list[str]]:
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
     text = text.lstrip("\ufeff")
     try:
@@ -261,13 +278,17 @@ def _transcode(name: str, p: Path, enc: str, workdir: Path) -> Path:
                 dst.write(decoder.decode(chunk))
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    name, f"is not valid {enc.upper()} text near byte {offset + exc.start}", ENCODING_HINT
+                    name,
+                    f"is not valid {enc.upper()} text near byte {offset + exc.start}",
+                    ENCODING_HINT,
                 ) from None
             offset += len(chunk)
         try:
             dst.write(decoder.decode(b"", final=True))
         except UnicodeDecodeError:
-            raise InputError(name, f"ends in the middle of a {enc.upper()} character", ENCODING_HINT) from None
+            raise InputError(
+                name, f"ends in the middle of a {enc.upper()} character", ENCODING_HINT
+            ) from None
     return target
 
 
@@ -281,7 +302,9 @@ def _read_xlsx(
     try:
         book = fastexcel.read_excel(str(p))
     except Exception as exc:  # fastexcel raises its own error types for damaged files
-        raise InputError(name, f"cannot be opened as an XLSX workbook ({_first_line(exc)})") from None
+        raise InputError(
+            name, f"cannot be opened as an XLSX workbook ({_first_line(exc)})"
+        ) from None
     sheets = book.sheet_names
     if not sheets:
         raise InputError(name, "the workbook has no sheets")
@@ -298,7 +321,9 @@ def _read_xlsx(
         # Loaded as booleans, a number cell is true or false and a text cell is null.
         numeric = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="boolean"))
     except Exception as exc:
-        raise InputError(name, f"sheet {sheets[index]!r} cannot be read ({_first_line(exc)})") from None
+        raise InputError(
+            name, f"sheet {sheets[index]!r} cannot be read ({_first_line(exc)})"
+        ) from None
     if data.height == 0:
         raise InputError(name, f"sheet {sheets[index]!r} is empty")
     data = data.rename({c: f"c{i}" for i, c in enumerate(data.columns)})
@@ -308,7 +333,9 @@ def _read_xlsx(
     filled = (
         data.slice(1)
         .select(
-            pl.any_horizontal([pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in data.columns])
+            pl.any_horizontal(
+                [pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in data.columns]
+            )
             .fill_null(False)
             .arg_true()
             .max()
@@ -350,7 +377,10 @@ def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = ""
             if found:
                 if len(found) > 1:
                     cols = " and ".join(str(i + 1) for i in found)
-                    raise InputError(name, f"the header {alias!r} appears twice (columns {cols}): which one to use is unclear")
+                    raise InputError(
+                        name,
+                        f"the header {alias!r} appears twice (columns {cols}): which one to use is unclear",
+                    )
                 positions[column.name] = found[0]
                 break
         else:

@@ -198,7 +198,9 @@ def split(decided: pl.LazyFrame) -> Settlement:
     (one row per order row with its `outcome`, and line amounts for line outcomes).
     Cheap projections: compute `decided` once (a staged file) and split it."""
     is_line = pl.col("outcome").is_in(LINE_TYPES)
-    excluded = decided.filter(~is_line).select("sub_order_id", "shop_id", pl.col("outcome").alias("reason"))
+    excluded = decided.filter(~is_line).select(
+        "sub_order_id", "shop_id", pl.col("outcome").alias("reason")
+    )
     lines = decided.filter(is_line)
     ledger = lines.select(
         "period", "shop_id", "sub_order_id", "line_type", "payable", "freight",
@@ -206,7 +208,9 @@ def split(decided: pl.LazyFrame) -> Settlement:
         pl.col("__refund_goods").alias("refund_goods"),
         pl.col("__refund_freight").alias("refund_freight"),
     )  # fmt: skip
-    return Settlement(lines.select(STATEMENT_COLUMNS), excluded, ledger, decided.select(DECIDED_COLUMNS))
+    return Settlement(
+        lines.select(STATEMENT_COLUMNS), excluded, ledger, decided.select(DECIDED_COLUMNS)
+    )
 
 
 def _lines(frame: pl.LazyFrame, period: Period, policy: SettlementPolicy) -> pl.LazyFrame:

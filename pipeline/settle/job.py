@@ -50,10 +50,17 @@ def run_settlement(
 ) -> SettleResult:
     folder = out / "settlement" / period.id
     ledger = Ledger(out / "ledger")
-    files = {"orders": orders, "after-sales": after_sales, "products": products, "commissions": commissions}
+    files = {
+        "orders": orders,
+        "after-sales": after_sales,
+        "products": products,
+        "commissions": commissions,
+    }
     with staged_inputs(files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id) as inputs:
         orders_frame = inputs.frame("orders")
-        missing_shop = orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
+        missing_shop = (
+            orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
+        )
         if missing_shop:
             raise UsageError(
                 f"{missing_shop:,} valid order rows have no 店铺ID: pass --shop-id ID for a "
@@ -77,7 +84,11 @@ def run_settlement(
             result.decided.sort("shop_id", "sub_order_id", "line_type").sink_parquet(decided_path)
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(decided_path))
-            lines_path, excluded_path, ledger_path = work / "lines.parquet", work / "excluded.parquet", work / "ledger.parquet"
+            lines_path, excluded_path, ledger_path = (
+                work / "lines.parquet",
+                work / "excluded.parquet",
+                work / "ledger.parquet",
+            )
             staged.lines.sink_parquet(lines_path)
             staged.excluded.sink_parquet(excluded_path)
             staged.ledger.sink_parquet(ledger_path)
@@ -94,7 +105,9 @@ def run_settlement(
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rejected = inputs.rejected_rows
-    return SettleResult(period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK)
+    return SettleResult(
+        period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
+    )
 
 
 def _for_csv(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -112,21 +125,30 @@ def _totals(frame: pl.DataFrame) -> dict[str, int]:
     return {c: int(frame.get_column(c).sum()) for c in TOTALS}
 
 
-def _summary(period: Period, lines: pl.LazyFrame, excluded: pl.LazyFrame, orders_result: Any) -> dict[str, Any]:
+def _summary(
+    period: Period, lines: pl.LazyFrame, excluded: pl.LazyFrame, orders_result: Any
+) -> dict[str, Any]:
     """summary.json: counts and fen totals, overall and per shop (aggregates only)."""
-    by_shop_type = lines.group_by("shop_id", "line_type").agg(
-        pl.len().alias("n"), *(pl.col(c).sum() for c in TOTALS)
-    ).collect()
+    by_shop_type = (
+        lines.group_by("shop_id", "line_type")
+        .agg(pl.len().alias("n"), *(pl.col(c).sum() for c in TOTALS))
+        .collect()
+    )
     by_shop_reason = excluded.group_by("shop_id", "reason").len().collect()
     shops = sorted(
-        set(by_shop_type.get_column("shop_id").to_list()) | set(by_shop_reason.get_column("shop_id").to_list())
+        set(by_shop_type.get_column("shop_id").to_list())
+        | set(by_shop_reason.get_column("shop_id").to_list())
     )
 
     def block(types: pl.DataFrame, reasons: pl.DataFrame) -> dict[str, Any]:
         n = types.group_by("line_type").agg(pl.col("n").sum())
         r = reasons.group_by("reason").agg(pl.col("len").sum())
-        count = dict(zip(n.get_column("line_type").to_list(), n.get_column("n").to_list(), strict=True))
-        why = dict(zip(r.get_column("reason").to_list(), r.get_column("len").to_list(), strict=True))
+        count = dict(
+            zip(n.get_column("line_type").to_list(), n.get_column("n").to_list(), strict=True)
+        )
+        why = dict(
+            zip(r.get_column("reason").to_list(), r.get_column("len").to_list(), strict=True)
+        )
         return {
             "lines": {t: int(count.get(t, 0)) for t in LINE_TYPES},
             "excluded": {r: int(why.get(r, 0)) for r in REASONS},
@@ -135,7 +157,13 @@ def _summary(period: Period, lines: pl.LazyFrame, excluded: pl.LazyFrame, orders
 
     overall = block(by_shop_type, by_shop_reason)
     per_shop = [
-        {"shop_id": shop, **block(by_shop_type.filter(pl.col("shop_id") == shop), by_shop_reason.filter(pl.col("shop_id") == shop))}
+        {
+            "shop_id": shop,
+            **block(
+                by_shop_type.filter(pl.col("shop_id") == shop),
+                by_shop_reason.filter(pl.col("shop_id") == shop),
+            ),
+        }
         for shop in shops
     ]
     return {

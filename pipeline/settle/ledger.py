@@ -49,4 +49,7 @@ class Ledger:
         return min([period, *self.periods()]).window_start
 
     def write(self, period: Period, entries: pl.LazyFrame) -> None:
-        write_parquet(entries.select(list(LEDGER_SCHEMA)).sort("shop_id", "sub_order_id", "line_type"), self.path(period))
+        write_parquet(
+            entries.select(list(LEDGER_SCHEMA)).sort("shop_id", "sub_order_id", "line_type"),
+            self.path(period),
+        )

@@ -38,6 +38,7 @@ class SettlementPolicy:
             default_fee_bp=bp("default_fee_bp", section["default_fee_bp"]),
             fee_bp={str(k): bp(f"fee_bp.{k}", v) for k, v in section.get("fee_bp", {}).items()},
             commission_bp={
-                str(k): bp(f"commission_bp.{k}", v) for k, v in section.get("commission_bp", {}).items()
+                str(k): bp(f"commission_bp.{k}", v)
+                for k, v in section.get("commission_bp", {}).items()
             },
         )
