@@ -61,9 +61,29 @@ run: venv
 
 lock:
 	rm -rf /tmp/doudian-lock && $(PYTHON) -m venv /tmp/doudian-lock
-	/tmp/doudian-lock/bin/pip install --quiet -e '.[dev]'
+	/tmp/doudian-lock/bin/pip install --quiet -e '.[dev,bench]'
 	( echo '# Exact versions installed by `make` (pip install -r requirements.lock). Regenerate with `make lock`.'; \
 	  /tmp/doudian-lock/bin/pip freeze --exclude-editable ) > requirements.lock
 
 clean:
 	rm -rf $(VENV) $(DEMO)
+
+# Benchmarks (issue 8): tests/bench/run_bench.py, against DuckDB, pandas and a polars floor.
+# Data is generated once per rows+seed and cached in BENCH_DIR; results in BENCH_DIR/results.json.
+# A small run: make bench BENCH_ROWS=200000; some jobs only: make bench BENCH_ONLY=settle,duckdb
+BENCH_ROWS ?= 10000000
+BENCH_LARGE_ROWS ?= 50000000
+BENCH_DIR ?= bench
+BENCH_REPEAT ?= 3
+BENCH_SEED ?= 8
+BENCH_ONLY ?=
+BENCH_LARGE_ONLY ?= settle/parquet,duckdb/parquet,floor/parquet
+BENCH_ARGS = --repeat $(BENCH_REPEAT) --seed $(BENCH_SEED) --dir $(BENCH_DIR)
+
+.PHONY: bench bench-large
+
+bench: venv
+	$(PY) -m tests.bench.run_bench --rows $(BENCH_ROWS) $(BENCH_ARGS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+bench-large: venv
+	$(PY) -m tests.bench.run_bench --rows $(BENCH_LARGE_ROWS) $(BENCH_ARGS) --only $(BENCH_LARGE_ONLY)
