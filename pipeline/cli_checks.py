@@ -80,7 +80,14 @@ def _batch_flags(shops_file: str | None, out: Path | None, single: dict[str, Any
 
 
 def _emit(data: Any, lines: list[str], as_json: bool) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else "\n".join(lines))
+    """The result: JSON (a dict, or a frame of shops written by polars as
+    `{"shops": [...]}` without a Python loop over its rows) or text lines."""
+    if not as_json:
+        click.echo("\n".join(lines))
+    elif isinstance(data, pl.DataFrame):
+        click.echo('{"shops": ' + data.write_json() + "}")
+    else:
+        click.echo(json.dumps(data, ensure_ascii=False))
 
 
 def _read_shops(kind: str, path: str, out: Path, encoding: str, sheet: str | None) -> Roster:
@@ -329,7 +336,7 @@ def deposit(
         lines = render.deposit_lines(results, rules.policy) + _roster_lines(
             roster, out, "deposit-shops", "deposit"
         )
-        _emit({"shops": results.to_dicts()}, lines, as_json)
+        _emit(results, lines, as_json)
         status = results.get_column("status")
         if (status == "refused").any():
             raise SystemExit(EXIT_INELIGIBLE)
@@ -450,7 +457,7 @@ def reopen(
             note,
             *_roster_lines(roster, out, "closed-shops", "reopen"),
         ]
-        _emit({"shops": render.reopen_iso(results).to_dicts()}, lines, as_json)
+        _emit(render.reopen_iso(results), lines, as_json)
         raise SystemExit(EXIT_REJECTED if roster.rejected else EXIT_OK)
 
     assert closed_on is not None

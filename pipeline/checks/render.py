@@ -31,9 +31,10 @@ def _iso(column: str) -> pl.Expr:
 # --- alliance ------------------------------------------------------------------------
 
 
-def alliance_json(verdicts: pl.DataFrame) -> dict:
-    """`{"shops": [{"shop_id", "result", "failed", "warnings"}]}` (the issue's format)."""
-    return {"shops": verdicts.select("shop_id", "result", "failed", "warnings").to_dicts()}
+def alliance_json(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """The shops of `{"shops": [{"shop_id", "result", "failed", "warnings"}]}` (the
+    issue's format)."""
+    return verdicts.select("shop_id", "result", "failed", "warnings")
 
 
 def alliance_table(verdicts: pl.DataFrame) -> pl.DataFrame:
