@@ -89,7 +89,10 @@ def _money_value(text: pl.Expr) -> pl.Expr:
     """Yuan text to integer fen, exactly (decimal arithmetic, never a binary float):
     `1,234.50` -> 123450, `¥-2.95` -> -295. More than two non-zero decimals is an
     error, not a rounding."""
-    number = text.str.replace_all(r"[¥￥,+\s]", "")
+    # Only the cells that carry a sign, ¥ or separators are rewritten (the others are
+    # null to the rewrite, which then costs nothing): most exports have none.
+    decorated = pl.when(text.str.contains(r"[¥￥,+\s]")).then(text)
+    number = pl.coalesce(decorated.str.replace_all(r"[¥￥,+\s]", ""), text)
     fen = (number.cast(pl.Decimal(18, 2), strict=False) * 100).cast(pl.Int64, strict=False)
     return pl.when(text.str.contains(MONEY)).then(fen).otherwise(None)
 
@@ -99,8 +102,14 @@ def _int_value(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(INTEGER)).then(whole).otherwise(None)
 
 
+def _replace_where_found(text: pl.Expr, old: str, new: str) -> pl.Expr:
+    """`text` with `old` replaced by `new`, rewriting only the cells that hold `old`."""
+    found = pl.when(text.str.contains(old, literal=True)).then(text)
+    return pl.coalesce(found.str.replace_all(old, new, literal=True), text)
+
+
 def _timestamp_text(raw: pl.Expr) -> pl.Expr:
-    return _null_markers(raw).str.replace_all("/", "-", literal=True)
+    return _replace_where_found(_null_markers(raw), "/", "-")
 
 
 def _timestamp_value(text: pl.Expr) -> pl.Expr:
@@ -128,7 +137,7 @@ PARSERS: dict[str, Parser] = {
     "text": Parser(_null_markers, lambda t: t, lambda t, v: pl.lit(None, pl.String)),
     "money": Parser(_null_markers, _money_value, lambda t, v: _missing(t, v, "bad-money")),
     "int": Parser(
-        lambda raw: _null_markers(raw).str.replace_all(",", "", literal=True),
+        lambda raw: _replace_where_found(_null_markers(raw), ",", ""),
         _int_value,
         lambda t, v: _missing(t, v, "bad-integer"),
     ),
