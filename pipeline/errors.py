@@ -37,3 +37,10 @@ class UsageError(DoudianError):
     """A bad option value found after Click's own parsing."""
 
     exit_code = EXIT_USAGE
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a library's messages run long), or
+    its type's name when it has none."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

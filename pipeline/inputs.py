@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import InputError
-from pipeline.validate import ValidationResult, missing_folders, validate_files
+from pipeline.io.write import scratch_folder
+from pipeline.validate import ValidationResult, validate_files
 from schemas import KINDS
 
 
@@ -60,31 +58,21 @@ def staged_inputs(
     """Validate each kind's files (kinds with no files are skipped). InputError from a
     file that cannot be used at all propagates before any stage output is written: the
     findings files are moved into place only once every kind has been read."""
-    created = missing_folders(stage_dir)
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=stage_dir))
-    try:
+    with scratch_folder(stage_dir, ".staging-") as staging:
         results = {}
-        try:
-            for kind, paths in files.items():
-                if not paths:
-                    continue
-                results[kind] = validate_files(
-                    kind,
-                    list(paths),
-                    valid_path=staging / f"{kind}.parquet",
-                    rejected_path=staging / "rejected" / f"{kind}.csv",
-                    warnings_path=staging / "warnings" / f"{kind}.csv",
-                    encoding=encoding,
-                    sheet=sheet,
-                    shop_id=shop_id,
-                )
-        except InputError:
-            shutil.rmtree(staging, ignore_errors=True)
-            for folder in created:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()  # only if still empty
-            raise
+        for kind, paths in files.items():
+            if not paths:
+                continue
+            results[kind] = validate_files(
+                kind,
+                list(paths),
+                valid_path=staging / f"{kind}.parquet",
+                rejected_path=staging / "rejected" / f"{kind}.csv",
+                warnings_path=staging / "warnings" / f"{kind}.csv",
+                encoding=encoding,
+                sheet=sheet,
+                shop_id=shop_id,
+            )
         for kind, result in results.items():
             for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):
                 final = stage_dir / folder / f"{kind}.csv"
@@ -92,5 +80,3 @@ def staged_inputs(
                 os.replace(getattr(result, attr), final)
                 setattr(result, attr, final)
         yield StagedInputs(results, staging)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -11,9 +11,6 @@ once: valid + rejected = rows, per file.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +20,10 @@ import polars as pl
 
 from pipeline import faults
 from pipeline.clean import canonicalize, code_column, raw_column
-from pipeline.errors import InputError
+from pipeline.errors import InputError, first_line
 from pipeline.findings import FINDING_SCHEMA, message_expr
 from pipeline.io.read import EXTRA, SPANS, RawExport, open_export
-from pipeline.io.write import atomic_path, formula_safe, write_csv
+from pipeline.io.write import atomic_path, formula_safe, scratch_folder, write_csv
 from schemas import KINDS, Kind
 
 BATCH_ROWS = 1_000_000
@@ -88,10 +85,7 @@ def validate_files(
     file cannot be used at all."""
     k = KINDS[kind] if isinstance(kind, str) else kind
     name = kind if isinstance(kind, str) else k.spec.name
-    created = missing_folders(valid_path.parent)
-    valid_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".validate-{name}-", dir=valid_path.parent))
-    try:
+    with scratch_folder(valid_path.parent, f".validate-{name}-") as work:
         raws = [
             open_export(k.spec, p, encoding=encoding, sheet=sheet, workdir=work, shop_id=shop_id)
             for p in paths
@@ -100,15 +94,6 @@ def validate_files(
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
         checker.write_outputs(duplicates, valid_path, rejected_path, warnings_path)
-    except InputError:
-        # a file that cannot be used: leave no trace, not even the folders we made
-        shutil.rmtree(work, ignore_errors=True)
-        for folder in created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path)
 
 
@@ -129,19 +114,7 @@ def _read_error(exc: Exception) -> tuple[str, str | None]:
             "its rows do not line up with the header (old Mac line ends, CR only, or a broken row)",
             "save it again as CSV with Windows or Unix line ends",
         )
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return (first, None)
-
-
-def missing_folders(folder: Path) -> list[Path]:
-    """The folders `folder.mkdir(parents=True)` would create, deepest first."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    return missing
+    return (first_line(exc), None)
 
 
 class _BatchChecker:

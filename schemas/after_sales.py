@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import CHINA_TZ, KindSpec, col
-
-Timestamp = Annotated[pl.Datetime, "us", CHINA_TZ]
+from schemas.base import KindSpec, Timestamp, col
 
 AFTER_SALE_STATUSES = frozenset(
     {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import polars as pl
 
@@ -27,6 +27,9 @@ DTYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
     "timestamp": pl.Datetime("us", CHINA_TZ),
 }
+
+#: The pandera annotation of a canonical timestamp column (China time, microseconds).
+Timestamp = Annotated[pl.Datetime, "us", CHINA_TZ]
 
 #: Money bounds (fen). A line above 10 million yuan is not a shop order: reject it.
 MONEY_MAX_FEN = 1_000_000_000

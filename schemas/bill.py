@@ -3,15 +3,11 @@ row 3. Fee columns may be negative."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import CHINA_TZ, KindSpec, col
-
-Timestamp = Annotated[pl.Datetime, "us", CHINA_TZ]
+from schemas.base import KindSpec, Timestamp, col
 
 _SIGNED_MONEY = (
     ("order_total", "订单总价"),

@@ -13,15 +13,11 @@ The metrics of many shops (`check alliance --shops`) are the `metrics` kind.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import CHINA_TZ, KindSpec, col
-
-Timestamp = Annotated[pl.Datetime, "us", CHINA_TZ]
+from schemas.base import KindSpec, Timestamp, col
 
 DEPOSIT_SHOPS = KindSpec(
     name="deposit-shops",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, first_line
 from schemas.base import KindSpec, normalize_header
 
 HEAD_BYTES = 1 << 16
@@ -303,7 +303,7 @@ def _read_xlsx(
         book = fastexcel.read_excel(str(p))
     except Exception as exc:  # fastexcel raises its own error types for damaged files
         raise InputError(
-            name, f"cannot be opened as an XLSX workbook ({_first_line(exc)})"
+            name, f"cannot be opened as an XLSX workbook ({first_line(exc)})"
         ) from None
     sheets = book.sheet_names
     if not sheets:
@@ -322,7 +322,7 @@ def _read_xlsx(
         numeric = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="boolean"))
     except Exception as exc:
         raise InputError(
-            name, f"sheet {sheets[index]!r} cannot be read ({_first_line(exc)})"
+            name, f"sheet {sheets[index]!r} cannot be read ({first_line(exc)})"
         ) from None
     if data.height == 0:
         raise InputError(name, f"sheet {sheets[index]!r} is empty")
@@ -350,7 +350,7 @@ def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
     try:
         schema = pl.scan_parquet(p).collect_schema()
     except Exception as exc:
-        raise InputError(name, f"cannot be read as Parquet ({_first_line(exc)})") from None
+        raise InputError(name, f"cannot be read as Parquet ({first_line(exc)})") from None
     exprs = []
     for i, (col, dtype) in enumerate(schema.items()):
         e = pl.col(col)
@@ -394,8 +394,3 @@ def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = ""
             f"missing required {plural} {what}{where} (is this a {spec.title} export?)",
         )
     return positions
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

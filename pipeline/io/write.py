@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from pipeline import faults
+from pipeline.errors import InputError
 
 
 @contextlib.contextmanager
@@ -37,6 +39,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def scratch_folder(parent: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder inside `parent` (made, with its parents, when missing) for the
+    block, always removed after it. When the block raises InputError (a file that
+    cannot be used at all), the folders this call made are removed too, if empty: such
+    a run leaves no trace."""
+    made = []
+    folder = parent
+    while not folder.exists():
+        made.append(folder)
+        folder = folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield work
+    except InputError:
+        shutil.rmtree(work, ignore_errors=True)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_csv(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, *, bom: bool = True) -> None:

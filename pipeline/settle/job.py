@@ -3,8 +3,6 @@ the exclusions, the summary and the period's ledger file (each atomically)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import polars as pl
 from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
-from pipeline.io.write import write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
 from pipeline.settle.engine import LINE_TYPES, REASONS, STATEMENT_COLUMNS, settle, split
 from pipeline.settle.ledger import Ledger
 from pipeline.settle.periods import Period
@@ -76,34 +74,25 @@ def run_settlement(
             ledger.start(period),
             policy,
         )
-        work = Path(tempfile.mkdtemp(prefix=".settle-", dir=folder))
-        try:
+        with scratch_folder(folder, ".settle-") as work:
             # The plan (joins, outcomes, amounts) runs once, streamed to a staging file,
             # sorted as the statement is; lines, exclusions and ledger are cut from it.
             decided_path = work / "decided.parquet"
             result.decided.sort("shop_id", "sub_order_id", "line_type").sink_parquet(decided_path)
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(decided_path))
-            lines_path, excluded_path, ledger_path = (
-                work / "lines.parquet",
-                work / "excluded.parquet",
-                work / "ledger.parquet",
-            )
-            staged.lines.sink_parquet(lines_path)
+            excluded_path = work / "excluded.parquet"
             staged.excluded.sink_parquet(excluded_path)
-            staged.ledger.sink_parquet(ledger_path)
-            lines = pl.scan_parquet(lines_path)
             excluded = pl.scan_parquet(excluded_path)
+            write_parquet(staged.lines, folder / "statement.parquet")
+            lines = pl.scan_parquet(folder / "statement.parquet")
             summary = _summary(period, lines, excluded, inputs.results["orders"])
-            write_parquet(lines, folder / "statement.parquet")
             write_csv(_for_csv(lines), folder / "statement.csv")
             write_csv(excluded.select("sub_order_id", "shop_id", "reason"), folder / "excluded.csv")
             if xlsx:
                 write_xlsx(_for_people(lines).collect(), folder / "statement.xlsx", sheet=period.id)
             write_json(summary, folder / "summary.json")
-            ledger.write(period, pl.scan_parquet(ledger_path))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            ledger.write(period, staged.ledger)
         rejected = inputs.rejected_rows
     return SettleResult(
         period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
