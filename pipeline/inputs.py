@@ -2,6 +2,8 @@
 exactly as `doudian validate` does, the rejected findings land in the stage's own output
 folder (`<stage dir>/rejected/KIND.csv`, `<stage dir>/warnings/KIND.csv`), and the valid
 rows are staged as Parquet in a temporary folder that lives as long as the `with` block.
+A stage may name the columns it uses per kind (`columns`): then only those cells are
+read and checked (`schemas.Kind.subset`).
 
     with staged_inputs({"orders": files, "products": []}, stage_dir, ...) as inputs:
         orders = inputs.frame("orders")        # LazyFrame of valid typed rows
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ class StagedInputs:
         """Valid rows of `kind` (an empty frame with the canonical schema when no file
         of that kind was given)."""
         if kind in self.results:
-            return pl.scan_parquet(self.results[kind].valid_path)
+            return self.results[kind].valid_frame
         spec = KINDS[kind].spec
         return pl.DataFrame(
             schema={**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
@@ -54,6 +56,7 @@ def staged_inputs(
     encoding: str | None = None,
     sheet: str | None = None,
     shop_id: str | None = None,
+    columns: dict[str, Collection[str]] | None = None,
 ) -> Iterator[StagedInputs]:
     """Validate each kind's files (kinds with no files are skipped). InputError from a
     file that cannot be used at all propagates before any stage output is written: the
@@ -63,10 +66,14 @@ def staged_inputs(
         for kind, paths in files.items():
             if not paths:
                 continue
+            subset = (columns or {}).get(kind)
+            work = staging / kind
+            work.mkdir()
             results[kind] = validate_files(
-                kind,
+                KINDS[kind].subset(subset) if subset is not None else kind,
                 list(paths),
-                valid_path=staging / f"{kind}.parquet",
+                valid_path=None,
+                workdir=work,
                 rejected_path=staging / "rejected" / f"{kind}.csv",
                 warnings_path=staging / "warnings" / f"{kind}.csv",
                 encoding=encoding,

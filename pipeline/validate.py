@@ -3,14 +3,16 @@
 For each file, in the order given, the raw table is read in batches (bounded memory).
 Each batch is canonicalized (`pipeline.clean`), its parse failures become findings, the
 pandera model of the kind checks the typed rows (with its value checks really run, on
-the collected batch), and a streaming check across all files rejects later copies of a
-unique key. A row with any finding is rejected; the others are written to the valid
-Parquet file with `source_file` and `source_row`. Every input row is counted exactly
-once: valid + rejected = rows, per file.
+the collected batch), and its valid rows are staged. A check across all files then
+rejects later copies of a unique key. A row with any finding is rejected; the others
+are the valid rows, with `source_file` and `source_row` (one Parquet file for `doudian
+validate`; the staged parts themselves for a stage's inputs). Every input row is counted
+exactly once: valid + rejected = rows, per file.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +47,10 @@ class FileResult:
 class ValidationResult:
     kind: str
     files: list[FileResult]
-    valid_path: Path
+    valid_path: Path | None  # None: the valid rows are only `valid` (staged parts)
     rejected_path: Path
     warnings_path: Path
+    valid_frame: pl.LazyFrame  # the valid rows (typed columns, source_file, source_row)
 
     @property
     def rows(self) -> int:
@@ -72,20 +75,31 @@ def validate_files(
     kind: str | Kind,
     paths: list[str],
     *,
-    valid_path: Path,
+    valid_path: Path | None,
     rejected_path: Path,
     warnings_path: Path,
     encoding: str | None = None,
     sheet: str | None = None,
     shop_id: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    workdir: Path | None = None,
 ) -> ValidationResult:
     """Validate the files of one kind as one table; write valid rows (Parquet), rejected
     findings and warnings (CSV). Raises InputError, before writing any output, when a
-    file cannot be used at all."""
+    file cannot be used at all.
+
+    With `workdir` (a folder that outlives the call) and no `valid_path`, the valid rows
+    are not copied into one file: `valid_frame` reads the staged parts in `workdir`."""
     k = KINDS[kind] if isinstance(kind, str) else kind
     name = kind if isinstance(kind, str) else k.spec.name
-    with scratch_folder(valid_path.parent, f".validate-{name}-") as work:
+    if workdir is None and valid_path is None:
+        raise ValueError("validate_files needs a valid_path or a workdir")
+    scratch = (
+        scratch_folder(valid_path.parent, f".validate-{name}-")  # type: ignore[union-attr]
+        if workdir is None
+        else contextlib.nullcontext(workdir)
+    )
+    with scratch as work:
         raws = [
             open_export(k.spec, p, encoding=encoding, sheet=sheet, workdir=work, shop_id=shop_id)
             for p in paths
@@ -93,8 +107,13 @@ def validate_files(
         checker = _BatchChecker(k, work)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
-        checker.write_outputs(duplicates, valid_path, rejected_path, warnings_path)
-    return ValidationResult(name, results, valid_path, rejected_path, warnings_path)
+        valid = checker.valid_rows(duplicates)
+        if valid_path is not None:
+            with atomic_path(valid_path) as tmp:
+                valid.sink_parquet(tmp, compression="zstd")
+            valid = pl.scan_parquet(valid_path)
+        checker.write_findings(duplicates, rejected_path, warnings_path)
+    return ValidationResult(name, results, valid_path, rejected_path, warnings_path, valid)
 
 
 def _read_error(exc: Exception) -> tuple[str, str | None]:
@@ -124,7 +143,7 @@ class _BatchChecker:
 
     def __init__(self, kind: Kind, work: Path) -> None:
         self.spec = kind.spec
-        self.schema = kind.model.to_schema()
+        self.schema = kind.schema()
         self.work = work
         self.parts: list[Path] = []
         self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
@@ -150,15 +169,21 @@ class _BatchChecker:
         found = self._long(file_no, raw, rows, typed)
         warnings = self._long(file_no, raw, self._status_rows(typed), typed)
         bad_rows = found.get_column("row").unique()
-        staged = typed.select(
+        key = self.spec.unique
+        # Only the batch's valid rows are staged; with a unique key, its hash (for the
+        # check across all files) and the key's cell as the file shows it (for a
+        # duplicate's finding).
+        staged = typed.filter(~pl.col("__row").is_in(bad_rows.implode())).select(
             *self.spec.names,
             pl.lit(raw.path, pl.String).alias("source_file"),
             pl.col("__row").alias("source_row"),
             pl.lit(file_no, pl.Int32).alias("__file_no"),
-            pl.col("__row").is_in(bad_rows.implode()).alias("__rejected"),
             *(
-                [pl.col(raw_column(self.spec.unique)).alias("__key_raw")]
-                if self.spec.unique
+                [
+                    pl.col(key).hash(seed=0).alias("__key_hash"),
+                    pl.col(raw_column(key)).alias("__key_raw"),
+                ]
+                if key
                 else []
             ),
         )
@@ -204,11 +229,20 @@ class _BatchChecker:
         key = self.spec.unique
         if key is None or not self.parts:
             return _empty_staged_findings()
-        # Among rows that passed every other check: a corrected copy given after a broken
-        # one is kept; the broken one is rejected for its own reason.
-        staged = pl.scan_parquet(self.parts).filter(~pl.col("__rejected"))
-        staged = staged.select(key, "__key_raw", "__file_no", "source_row")
-        dups = staged.filter(~pl.col(key).is_first_distinct()).collect()
+        # Among rows that passed every other check (only those are staged): a corrected
+        # copy given after a broken one is kept; the broken one is rejected for its own
+        # reason. The 64-bit hashes find the few keys that may repeat; their text decides.
+        staged = pl.scan_parquet(self.parts)
+        repeated = (
+            staged.select("__key_hash")
+            .filter(pl.col("__key_hash").is_duplicated())
+            .unique()
+            .collect()
+            .get_column("__key_hash")
+        )
+        candidates = staged.filter(pl.col("__key_hash").is_in(repeated.implode()))
+        candidates = candidates.select(key, "__key_raw", "__file_no", "source_row")
+        dups = candidates.filter(~pl.col(key).is_first_distinct()).collect()
         headers = {i: raw.headers[key] for i, raw in enumerate(raws)}
         files = {i: raw.path for i, raw in enumerate(raws)}
         header = pl.col("__file_no").replace_strict(headers, return_dtype=pl.String)
@@ -232,26 +266,25 @@ class _BatchChecker:
             results[file_no].valid -= copies
         return findings
 
-    def write_outputs(
-        self, duplicates: pl.DataFrame, valid_path: Path, rejected_path: Path, warnings_path: Path
-    ) -> None:
+    def valid_rows(self, duplicates: pl.DataFrame) -> pl.LazyFrame:
+        """The staged rows less the later copies of a key, in file and row order."""
         spec = self.spec
-        with atomic_path(valid_path) as tmp:
-            if self.parts:
-                staged = pl.scan_parquet(self.parts).filter(~pl.col("__rejected"))
-                if duplicates.height:  # few rows: an anti-join keeps the plan streaming
-                    staged = staged.join(
-                        duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),
-                        on=["__file_no", "source_row"],
-                        how="anti",
-                        maintain_order="left",
-                    )
-                staged.select(*spec.names, "source_file", "source_row").sink_parquet(
-                    tmp, compression="zstd"
-                )
-            else:
-                schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
-                pl.DataFrame(schema=schema).write_parquet(tmp, compression="zstd")
+        if not self.parts:
+            schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+            return pl.DataFrame(schema=schema).lazy()
+        staged = pl.scan_parquet(self.parts)
+        if duplicates.height:  # few rows: an anti-join keeps the plan streaming
+            staged = staged.join(
+                duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),
+                on=["__file_no", "source_row"],
+                how="anti",
+                maintain_order="left",
+            )
+        return staged.select(*spec.names, "source_file", "source_row")
+
+    def write_findings(
+        self, duplicates: pl.DataFrame, rejected_path: Path, warnings_path: Path
+    ) -> None:
         sort_keys = ["__file_no", "row", "__order", "code"]
         for prefix, target, extra in (
             ("rejected", rejected_path, duplicates),

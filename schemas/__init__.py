@@ -3,7 +3,8 @@ aliases, canonical types) and its pandera `DataFrameModel` (row rules)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 import pandera.polars as pa
 
@@ -15,6 +16,26 @@ from schemas.base import ColumnSpec, KindSpec, normalize_header
 class Kind:
     spec: KindSpec
     model: type[pa.DataFrameModel]
+    #: the columns read and checked (None: all of them); see `subset`
+    only: tuple[str, ...] | None = None
+
+    def subset(self, names: Collection[str]) -> Kind:
+        """The kind restricted to `names` (kept in the spec's order): a stage reads and
+        checks the cells it uses. The unique key is always kept, so duplicates are
+        still found; a check comparing two columns needs both to be listed."""
+        wanted = set(names) | ({self.spec.unique} if self.spec.unique else set())
+        unknown = wanted - set(self.spec.names)
+        if unknown:
+            raise ValueError(f"{self.spec.name} has no column {', '.join(sorted(unknown))}")
+        columns = tuple(c for c in self.spec.columns if c.name in wanted)
+        statuses = {k: v for k, v in self.spec.statuses.items() if k in wanted}
+        spec = replace(self.spec, columns=columns, statuses=statuses)
+        return Kind(spec, self.model, tuple(c.name for c in columns))
+
+    def schema(self) -> pa.DataFrameSchema:
+        """The pandera schema of the model (of the subset's columns)."""
+        schema = self.model.to_schema()
+        return schema if self.only is None else schema.select_columns(list(self.only))
 
 
 KINDS: dict[str, Kind] = {

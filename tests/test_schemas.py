@@ -101,3 +101,14 @@ def test_every_spec_matches_its_model(kind):
     assert list(schema.columns) == k.spec.names
     for column in k.spec.columns:
         assert schema.columns[column.name].nullable == column.nullable, column.name
+
+
+def test_kind_subset_keeps_the_unique_key_and_refuses_unknown_columns():
+    from schemas import KINDS
+
+    sub = KINDS["orders"].subset(["payable", "order_status"])
+    assert sub.spec.names == ["sub_order_id", "payable", "order_status"]
+    assert list(sub.schema().columns) == ["sub_order_id", "payable", "order_status"]
+    assert set(sub.spec.statuses) == {"order_status"}
+    with pytest.raises(ValueError, match="orders has no column nope"):
+        KINDS["orders"].subset(["nope"])

@@ -649,3 +649,45 @@ def test_orders_without_shop_id_need_the_option(doudian, tmp_path):
         )["per_shop"][0]["shop_id"]
         == "777"
     )
+
+
+def test_settle_checks_the_cells_it_reads_and_lists_exclusions_in_input_order(doudian, tmp_path):
+    """A bad 商品数量 (a cell settlement does not read) does not hold a sale back, a bad
+    订单完成时间 does; `doudian validate` rejects both. Exclusions come in the files' row
+    order, statement lines sorted by shop and sub-order."""
+    orders = write_orders(
+        tmp_path / "orders.csv",
+        [
+            row("6950000000000000009", "2026-11-03 10:00:00"),
+            row("6950000000000000005", "2026-10-20 10:00:00").replace(",1,", ",lots,", 1),
+            row("6950000000000000001", "2026-11-02 10:00:00"),
+            row("6950000000000000007", "2026-10-32 10:00:00"),
+            row("6950000000000000003", "2026-10-19 10:00:00"),
+        ],
+    )
+    out = tmp_path / "out"
+    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
+    assert run.exit_code == 3, run.stderr
+    folder = out / "settlement" / "2026-10-H2"
+    rejected = (folder / "rejected" / "orders.csv").read_text(encoding="utf-8-sig")
+    assert rejected.splitlines()[1:] == [
+        f"{orders},5,订单完成时间,2026-10-32 10:00:00,bad-timestamp,"
+        '"订单完成时间: not a date and time (YYYY-MM-DD HH:MM:SS, YYYY/MM/DD HH:MM, or an Excel date)"'
+    ]
+    assert (folder / "excluded.csv").read_text(encoding="utf-8-sig") == (
+        "sub_order_id,shop_id,reason\n"
+        "6950000000000000009,1001,received-after-window\n"
+        "6950000000000000001,1001,received-after-window\n"
+    )
+    subs = [
+        line.split(",")[5]
+        for line in (folder / "statement.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
+    ]
+    assert subs == ["6950000000000000003", "6950000000000000005"]
+    check = doudian("validate", "orders", orders, "--out", str(tmp_path / "v"))
+    assert check.exit_code == 3
+    codes = (tmp_path / "v" / "rejected" / "orders.csv").read_text(encoding="utf-8-sig")
+    assert [line.split(",")[4] for line in codes.splitlines()[1:]] == [
+        "bad-integer",
+        "bad-timestamp",
+    ]

@@ -138,13 +138,21 @@ def settle(
     start, end = period.window_start, period.window_end
 
     frame = (
-        orders.join(after_sales_by_sub_order(after_sales), on="sub_order_id", how="left")
-        .join(ledger_by_sub_order(ledger_before), on="sub_order_id", how="left")
-        .join(_rates(products, policy), on="product_id", how="left")
+        orders.join(
+            after_sales_by_sub_order(after_sales),
+            on="sub_order_id",
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            ledger_by_sub_order(ledger_before), on="sub_order_id", how="left", maintain_order="left"
+        )
+        .join(_rates(products, policy), on="product_id", how="left", maintain_order="left")
         .join(
             commissions.select("sub_order_id", pl.col("commission").alias("file_commission")),
             on="sub_order_id",
             how="left",
+            maintain_order="left",
         )
     )
     # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
