@@ -143,22 +143,17 @@ def _require_gmv_column(paths: list[str], encoding: str, sheet: str | None) -> N
     from schemas.metrics import SPEC
 
     columns = tuple(replace(c, required=c.required or c.name == "gmv_30d") for c in SPEC.columns)
-    with tempfile.TemporaryDirectory(prefix="doudian-check-") as work:
-        for path in paths:
-            try:
-                open_export(
-                    replace(SPEC, columns=columns),
-                    path,
-                    encoding=encoding_arg(encoding),
-                    sheet=sheet,
-                    workdir=Path(work),
-                )
-            except InputError:
-                raise InputError(
-                    path,
-                    "has no 近30天成交金额 column",
-                    "pass --orders FILE --as-of DATE to compute the 30-day GMV from the orders",
-                ) from None
+    for path in paths:
+        try:
+            open_export(
+                replace(SPEC, columns=columns), path, encoding=encoding_arg(encoding), sheet=sheet
+            )
+        except InputError:
+            raise InputError(
+                path,
+                "has no 近30天成交金额 column",
+                "pass --orders FILE --as-of DATE to compute the 30-day GMV from the orders",
+            ) from None
 
 
 @click.command("alliance")

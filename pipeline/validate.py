@@ -101,8 +101,7 @@ def validate_files(
     )
     with scratch as work:
         raws = [
-            open_export(k.spec, p, encoding=encoding, sheet=sheet, workdir=work, shop_id=shop_id)
-            for p in paths
+            open_export(k.spec, p, encoding=encoding, sheet=sheet, shop_id=shop_id) for p in paths
         ]
         checker = _BatchChecker(k, work)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
@@ -151,9 +150,9 @@ class _BatchChecker:
     def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
         result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
         try:
-            typed = canonicalize(raw.frame, self.spec.columns, keep_raw=True)
-            for batch in typed.collect_batches(chunk_size=batch_rows):
-                self._check(file_no, raw, batch, result)
+            for batch in raw.batches(batch_rows):
+                typed = canonicalize(batch, self.spec.columns, keep_raw=True)
+                self._check(file_no, raw, typed, result)
                 faults.point("validate-batch")
         except pl.exceptions.PolarsError as exc:
             message, hint = _read_error(exc)

@@ -1,13 +1,20 @@
 """Reading one export file into a raw table of text cells.
 
-`open_export` returns a LazyFrame with one String column per canonical column of the
-kind (null when an optional column is absent from the file) and `__row`, the row number
-as a spreadsheet shows it (header = row 1). Headers are matched by name through the
-kind's aliases (`schemas.base.normalize_header`); unknown columns are ignored.
+`open_export` reads the header and returns a `RawExport` whose `batches` yields the rows
+in order, a bounded number at a time, as DataFrames with one String column per canonical
+column of the kind (null when an optional column is absent from the file) and `__row`,
+the row number as a spreadsheet shows it (header = row 1). Headers are matched by name
+through the kind's aliases (`schemas.base.normalize_header`); unknown columns are ignored.
 
 Formats: CSV (UTF-8 with or without BOM, GB18030/GBK: detected from the header, which
 is always Chinese, or forced with `encoding`), XLSX (first sheet, or `sheet`), Parquet.
-GB18030 text is transcoded to a UTF-8 temporary file in chunks, so polars can stream it.
+
+A CSV file is cut into blocks of whole rows (at a line end outside quotes: an even
+number of `"` before it), each parsed by polars on its own; a GB18030 block is
+transcoded to UTF-8 first (a line end is never part of a GB18030 character). Memory
+then depends on the block size, not on the file: polars' own streaming reader reads
+ahead of a slower consumer without bound. A Parquet file is read a slice of rows at a
+time; a workbook is loaded whole (fastexcel reads sheets whole).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +32,8 @@ from pipeline.errors import InputError, first_line
 from schemas.base import KindSpec, normalize_header
 
 HEAD_BYTES = 1 << 16
-TRANSCODE_CHUNK = 1 << 23
+#: Bytes of CSV per block (whole rows): about 200,000 order rows.
+CSV_BLOCK_BYTES = 1 << 26
 ENCODINGS = {
     "utf-8": "utf-8",
     "utf8": "utf-8",
@@ -50,13 +59,14 @@ SPANS_HEADER = "(a quoted cell that spans several rows)"
 
 @dataclass
 class RawExport:
-    """One file's raw table and what was learnt reading it."""
+    """One file: its rows (in batches) and what was learnt reading its header."""
 
     path: str
-    frame: pl.LazyFrame
     headers: dict[str, str]  # canonical name -> header text found in the file
     format: str  # csv, xlsx, parquet
-    encoding: str | None = None
+    encoding: str | None
+    #: the file's rows in order, about `rows` at a time (see the module doc)
+    batches: Callable[[int], Iterator[pl.DataFrame]]
 
 
 def open_export(
@@ -65,11 +75,11 @@ def open_export(
     *,
     encoding: str | None = None,
     sheet: str | None = None,
-    workdir: Path,
     shop_id: str | None = None,
 ) -> RawExport:
-    """Open `path` as an export of kind `spec`. Raises InputError for a file that cannot
-    be used at all."""
+    """Open `path` as an export of kind `spec`: its header is read and matched now (an
+    InputError for a file that cannot be used at all); its rows when `batches` is
+    iterated (an InputError there for a file broken past its header)."""
     name = str(path)
     p = Path(path)
     if not p.exists():
@@ -86,41 +96,80 @@ def open_export(
             name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV"
         )
     where = ""
+    enc = None
     if fmt == "xlsx":
         cells, header, sheet_name, numeric = _read_xlsx(name, p, sheet)
         where = f" (sheet {sheet_name!r})"
-        enc = None
     elif fmt == "parquet":
-        cells, header = _read_parquet(name, p)
-        numeric = None
-        enc = None
+        header = _parquet_header(name, p)
     else:
         enc = _csv_encoding(name, head, encoding)
-        cells, header = _read_csv(name, p, head, enc, workdir)
-        numeric = None
+        header, data_start = _csv_header(name, head, enc)
     positions = _match_headers(name, spec, header, where)
-    if numeric is not None:
-        cells = _mark_numeric_ids(cells, numeric, spec, positions)
-    frame = cells.with_row_index("__idx")
-    if spec.skip_after_header:
-        frame = frame.filter(~_is_note_row(spec, positions))
-    selected = [pl.col("__idx").cast(pl.Int64).add(2).alias("__row")]
-    headers: dict[str, str] = {}
+    headers = {}
     for column in spec.columns:
         pos = positions.get(column.name)
         if pos is not None:
             headers[column.name] = header[pos]
-            selected.append(pl.col(f"c{pos}").cast(pl.String).alias(column.name))
         elif column.name == "shop_id" and shop_id is not None:
             headers[column.name] = "店铺ID"
-            selected.append(pl.lit(shop_id, pl.String).alias(column.name))
         else:
             headers[column.name] = column.headers[0]
-            selected.append(pl.lit(None, pl.String).alias(column.name))
     headers[EXTRA] = EXTRA_HEADER
     headers[SPANS] = SPANS_HEADER
-    names = cells.collect_schema().names()
-    if fmt == "csv" and _has_quote(p):
+
+    def pick(cells: pl.DataFrame, offset: int, quoted: bool) -> pl.DataFrame:
+        """The kind's columns of a block of cells `c0`... whose first row is data row
+        `offset` (0-based) of the file."""
+        return _pick(spec, cells, offset, header, positions, shop_id, quoted)
+
+    if fmt == "xlsx":
+        table = _mark_numeric_ids(cells, numeric, spec, positions).collect()
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            for offset in range(0, table.height, rows):
+                yield pick(table.slice(offset, rows), offset, False)
+
+    elif fmt == "parquet":
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            yield from (pick(block, offset, False) for offset, block in _parquet_blocks(p, rows))
+
+    else:
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            offset = 0
+            for block, quoted in _csv_blocks(name, p, data_start, enc, len(header)):
+                for start in range(0, block.height, rows):
+                    yield pick(block.slice(start, rows), offset + start, quoted)
+                offset += block.height
+
+    return RawExport(name, headers, fmt, enc, batches)
+
+
+def _pick(
+    spec: KindSpec,
+    cells: pl.DataFrame,
+    offset: int,
+    header: list[str],
+    positions: dict[str, int],
+    shop_id: str | None,
+    quoted: bool,
+) -> pl.DataFrame:
+    frame = cells.with_row_index("__idx", offset=offset)
+    if spec.skip_after_header and offset < spec.skip_after_header:
+        frame = frame.filter(~_is_note_row(spec, positions))
+    selected = [pl.col("__idx").cast(pl.Int64).add(2).alias("__row")]
+    for column in spec.columns:
+        pos = positions.get(column.name)
+        if pos is not None:
+            selected.append(pl.col(f"c{pos}").cast(pl.String).alias(column.name))
+        elif column.name == "shop_id" and shop_id is not None:
+            selected.append(pl.lit(shop_id, pl.String).alias(column.name))
+        else:
+            selected.append(pl.lit(None, pl.String).alias(column.name))
+    names = [c for c in cells.columns if c.startswith(("c", SPARE))]
+    if quoted:
         selected.append(_spanning_cell(names, header).alias(SPANS))
     else:
         selected.append(pl.lit(None, pl.String).alias(SPANS))
@@ -131,15 +180,7 @@ def open_export(
         selected.append(pl.lit(None, pl.String).alias(EXTRA))
     else:
         selected.append(pl.when(extra.str.len_bytes() > 0).then(extra).otherwise(None).alias(EXTRA))
-    return RawExport(name, frame.select(selected), headers, fmt, enc)
-
-
-def _has_quote(p: Path) -> bool:
-    with open(p, "rb") as fh:
-        while chunk := fh.read(TRANSCODE_CHUNK):
-            if b'"' in chunk:
-                return True
-    return False
+    return frame.select(selected)
 
 
 def _spanning_cell(names: list[str], header: list[str]) -> pl.Expr:
@@ -232,9 +273,13 @@ def _csv_encoding(name: str, head: bytes, forced: str | None) -> str:
     raise InputError(name, "is neither UTF-8 nor GB18030 text", ENCODING_HINT)
 
 
-def _read_csv(
-    name: str, p: Path, head: bytes, enc: str, workdir: Path
-) -> tuple[pl.LazyFrame, list[str]]:
+def _csv_header(name: str, head: bytes, enc: str) -> tuple[list[str], int]:
+    """The header row's cells and the byte offset where the data rows start."""
+    end = _row_end(head)
+    if end < 0 and len(head) == HEAD_BYTES:
+        raise InputError(name, f"the header row is longer than {HEAD_BYTES:,} bytes")
+    if enc != "utf-8":  # a GB18030 header must be GB18030 (UTF-8 is checked by polars)
+        _decode(name, head[: end if end > 0 else len(head)], 0, enc, final=True)
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
     text = text.lstrip("\ufeff")
     try:
@@ -249,47 +294,90 @@ def _read_csv(
                 "save it again as CSV with Windows or Unix line ends",
             ) from None
         raise InputError(name, f"the header row cannot be read as CSV ({exc})") from None
+    # a header and nothing else may have no final line end
+    return header, end if end > 0 else len(head)
+
+
+def _row_end(data: bytes) -> int:
+    """The offset just past the first line end of `data` that ends a row (an even
+    number of quotes before it), or -1."""
+    cut = data.find(b"\n")
+    while cut >= 0 and data.count(b'"', 0, cut) % 2:
+        cut = data.find(b"\n", cut + 1)
+    return -1 if cut < 0 else cut + 1
+
+
+def _last_row_end(data: bytes) -> int:
+    """The offset just past the last line end of `data` that ends a row, or -1."""
+    cut = data.rfind(b"\n")
+    while cut >= 0 and data.count(b'"', 0, cut) % 2:
+        cut = data.rfind(b"\n", 0, cut)
+    return -1 if cut < 0 else cut + 1
+
+
+def _csv_blocks(
+    name: str, p: Path, start: int, enc: str, width: int
+) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """The data rows as blocks of cells (`c0`... and the spare columns, all text), each
+    with whether it holds any quote."""
+    schema = {
+        **{f"c{i}": pl.String for i in range(width)},
+        **{f"{SPARE}{i}": pl.String for i in range(SPARE_COLUMNS)},
+    }
+    offset = start
+    carry = b""
+    with open(p, "rb") as fh:
+        fh.seek(start)
+        while True:
+            block = fh.read(CSV_BLOCK_BYTES)
+            data = carry + block if carry else block
+            if not block:
+                if data:
+                    yield _parse_block(name, data, offset, enc, schema, final=True)
+                return
+            cut = _last_row_end(data)
+            if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
+                carry = data
+                continue
+            yield _parse_block(name, data[:cut], offset, enc, schema, final=False)
+            offset += cut
+            carry = data[cut:]
+
+
+def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> str:
+    """`data` (whole rows, from byte `offset` of the file) as text, or an InputError."""
+    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
+    try:
+        text = decoder.decode(data, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            name, f"is not valid {enc.upper()} text near byte {offset + exc.start}", ENCODING_HINT
+        ) from None
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        where = "ends" if final else f"has a line that ends (near byte {offset + len(data)})"
+        raise InputError(
+            name, f"{where} in the middle of a {enc.upper()} character", ENCODING_HINT
+        ) from None
+    return text
+
+
+def _parse_block(
+    name: str, data: bytes, offset: int, enc: str, schema: dict, *, final: bool
+) -> tuple[pl.DataFrame, bool]:
     if enc != "utf-8":
-        p = _transcode(name, p, enc, workdir)
-    frame = pl.scan_csv(
-        p,
+        data = _decode(name, data, offset, enc, final=final).encode("utf-8")
+    cells = pl.scan_csv(
+        io.BytesIO(data),
         has_header=False,
-        skip_rows=1,
-        schema={
-            **{f"c{i}": pl.String for i in range(len(header))},
-            **{f"{SPARE}{i}": pl.String for i in range(SPARE_COLUMNS)},
-        },
+        schema=schema,
         empty_string_is_null=False,
         raise_if_empty=False,
         truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
         missing_columns="insert",
-    )
-    return frame, header
-
-
-def _transcode(name: str, p: Path, enc: str, workdir: Path) -> Path:
-    """GB18030 to UTF-8, chunk by chunk (polars reads UTF-8 only)."""
-    target = workdir / f"transcoded-{abs(hash(str(p)))}.csv"
-    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
-    offset = 0
-    with open(p, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
-        while chunk := src.read(TRANSCODE_CHUNK):
-            try:
-                dst.write(decoder.decode(chunk))
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    name,
-                    f"is not valid {enc.upper()} text near byte {offset + exc.start}",
-                    ENCODING_HINT,
-                ) from None
-            offset += len(chunk)
-        try:
-            dst.write(decoder.decode(b"", final=True))
-        except UnicodeDecodeError:
-            raise InputError(
-                name, f"ends in the middle of a {enc.upper()} character", ENCODING_HINT
-            ) from None
-    return target
+    ).collect()
+    return cells, b'"' in data
 
 
 def _read_xlsx(
@@ -346,13 +434,18 @@ def _read_xlsx(
     return data.slice(1, rows).lazy(), header, sheets[index], numeric.slice(1, rows)
 
 
-def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
+def _parquet_header(name: str, p: Path) -> list[str]:
     try:
-        schema = pl.scan_parquet(p).collect_schema()
+        return list(pl.scan_parquet(p).collect_schema().names())
     except Exception as exc:
         raise InputError(name, f"cannot be read as Parquet ({first_line(exc)})") from None
+
+
+def _parquet_blocks(p: Path, rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(offset, cells) slices of `rows` rows, every cell as text."""
+    scan = pl.scan_parquet(p)
     exprs = []
-    for i, (col, dtype) in enumerate(schema.items()):
+    for i, (col, dtype) in enumerate(scan.collect_schema().items()):
         e = pl.col(col)
         if isinstance(dtype, pl.Datetime):
             # a zoned timestamp is converted to China time; a naive one is China time
@@ -360,7 +453,9 @@ def _read_parquet(name: str, p: Path) -> tuple[pl.LazyFrame, list[str]]:
                 e = e.dt.convert_time_zone("Asia/Shanghai")
             e = e.dt.strftime("%Y-%m-%d %H:%M:%S%.f")
         exprs.append(e.cast(pl.String).alias(f"c{i}"))
-    return pl.scan_parquet(p).select(exprs), list(schema.names())
+    total = scan.select(pl.len()).collect().item()
+    for offset in range(0, total, rows):
+        yield offset, scan.slice(offset, rows).select(exprs).collect()
 
 
 def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = "") -> dict[str, int]:
