@@ -28,7 +28,8 @@ from pipeline.io.read import EXTRA, SPANS, RawExport, open_export
 from pipeline.io.write import atomic_path, formula_safe, scratch_folder, write_csv
 from schemas import KINDS, Kind
 
-BATCH_ROWS = 1_000_000
+#: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
+BATCH_ROWS = 250_000
 
 
 @dataclass

@@ -653,8 +653,8 @@ def test_orders_without_shop_id_need_the_option(doudian, tmp_path):
 
 def test_settle_checks_the_cells_it_reads_and_lists_exclusions_in_input_order(doudian, tmp_path):
     """A bad 商品数量 (a cell settlement does not read) does not hold a sale back, a bad
-    订单完成时间 does; `doudian validate` rejects both. Exclusions come in the files' row
-    order, statement lines sorted by shop and sub-order."""
+    订单完成时间 does; `doudian validate` rejects both. Statement lines and exclusions come
+    in the files' row order."""
     orders = write_orders(
         tmp_path / "orders.csv",
         [
@@ -683,7 +683,7 @@ def test_settle_checks_the_cells_it_reads_and_lists_exclusions_in_input_order(do
         line.split(",")[5]
         for line in (folder / "statement.csv").read_text(encoding="utf-8-sig").splitlines()[1:]
     ]
-    assert subs == ["6950000000000000003", "6950000000000000005"]
+    assert subs == ["6950000000000000005", "6950000000000000003"]
     check = doudian("validate", "orders", orders, "--out", str(tmp_path / "v"))
     assert check.exit_code == 3
     codes = (tmp_path / "v" / "rejected" / "orders.csv").read_text(encoding="utf-8-sig")

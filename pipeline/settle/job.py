@@ -93,29 +93,33 @@ def run_settlement(
             policy,
         )
         with scratch_folder(folder, ".settle-") as work:
-            # The plan (joins, outcomes, amounts) runs once, streamed to a staging file
-            # in the orders' own order (no sort of every row); the statement lines, a
-            # fraction of the rows, are then sorted as the statement is. Lines,
-            # exclusions and ledger are cut from these two files.
-            decided_path = work / "decided.parquet"
-            result.decided.sink_parquet(decided_path, compression="lz4")
+            # The plan (joins, outcomes, amounts) runs once, streamed into two staging
+            # files: the lines (with what the ledger needs) and the exclusions. Rows
+            # keep the order of the input files: sorting tens of millions of rows
+            # would cost more than the settlement and memory that grows with the data.
+            decided = result.decided
+            is_line = pl.col("outcome").is_in(LINE_TYPES)
+            lines_path, excluded_path = work / "lines.parquet", work / "excluded.parquet"
+            pl.collect_all(
+                [
+                    decided.filter(is_line).sink_parquet(lines_path, compression="lz4", lazy=True),
+                    split(decided.filter(~is_line)).excluded.sink_parquet(
+                        excluded_path, compression="lz4", lazy=True
+                    ),
+                ]
+            )
             faults.point("settle-computed")
-            decided = split(pl.scan_parquet(decided_path))
-            lines_path = work / "lines.parquet"
-            decided.decided.filter(pl.col("outcome").is_in(LINE_TYPES)).sort(
-                "shop_id", "sub_order_id", "line_type"
-            ).sink_parquet(lines_path, compression="lz4")
             staged = split(pl.scan_parquet(lines_path))
+            excluded = pl.scan_parquet(excluded_path)
             write_parquet(staged.lines, folder / "statement.parquet")
             lines = pl.scan_parquet(folder / "statement.parquet")
-            excluded = decided.excluded
             summary = _summary(period, lines, excluded, inputs.results["orders"])
             write_csv(_for_csv(lines), folder / "statement.csv")
             write_csv(excluded, folder / "excluded.csv")
             if xlsx:
                 write_xlsx(_for_people(lines).collect(), folder / "statement.xlsx", sheet=period.id)
             write_json(summary, folder / "summary.json")
-            ledger.write(period, staged.ledger, presorted=True)
+            ledger.write(period, staged.ledger)
         rejected = inputs.rejected_rows
     return SettleResult(
         period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK

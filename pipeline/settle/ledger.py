@@ -48,10 +48,6 @@ class Ledger:
         period's when it is the first)."""
         return min([period, *self.periods()]).window_start
 
-    def write(self, period: Period, entries: pl.LazyFrame, *, presorted: bool = False) -> None:
-        """The period's entries, sorted by shop, sub-order and line type (`presorted`:
-        they already are)."""
-        entries = entries.select(list(LEDGER_SCHEMA))
-        if not presorted:
-            entries = entries.sort("shop_id", "sub_order_id", "line_type")
-        write_parquet(entries, self.path(period))
+    def write(self, period: Period, entries: pl.LazyFrame) -> None:
+        """The period's entries, in the order of its statement lines."""
+        write_parquet(entries.select(list(LEDGER_SCHEMA)), self.path(period))
