@@ -40,6 +40,12 @@ class StagedInputs:
             schema={**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
         ).lazy()
 
+    def parts(self, kind: str) -> list[pl.LazyFrame]:
+        """The valid rows of `kind` as a few frames of a batch each, in order."""
+        if kind in self.results:
+            return self.results[kind].valid_parts
+        return [self.frame(kind)]
+
     def given(self, kind: str) -> bool:
         return kind in self.results
 

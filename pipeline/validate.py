@@ -52,6 +52,9 @@ class ValidationResult:
     rejected_path: Path
     warnings_path: Path
     valid_frame: pl.LazyFrame  # the valid rows (typed columns, source_file, source_row)
+    #: the same rows as a few frames of a batch each, in order (a stage may work through
+    #: them one at a time, in bounded memory)
+    valid_parts: list[pl.LazyFrame] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -107,13 +110,17 @@ def validate_files(
         checker = _BatchChecker(k, work)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
-        valid = checker.valid_rows(duplicates)
+        valid = checker.valid_rows(duplicates, checker.parts)
+        parts = [checker.valid_rows(duplicates, [part]) for part in checker.parts]
         if valid_path is not None:
             with atomic_path(valid_path) as tmp:
                 valid.sink_parquet(tmp, compression="zstd")
             valid = pl.scan_parquet(valid_path)
+            parts = [valid]
         checker.write_findings(duplicates, rejected_path, warnings_path)
-    return ValidationResult(name, results, valid_path, rejected_path, warnings_path, valid)
+    return ValidationResult(
+        name, results, valid_path, rejected_path, warnings_path, valid, parts or [valid]
+    )
 
 
 def _read_error(exc: Exception) -> tuple[str, str | None]:
@@ -266,13 +273,14 @@ class _BatchChecker:
             results[file_no].valid -= copies
         return findings
 
-    def valid_rows(self, duplicates: pl.DataFrame) -> pl.LazyFrame:
-        """The staged rows less the later copies of a key, in file and row order."""
+    def valid_rows(self, duplicates: pl.DataFrame, parts: list[Path]) -> pl.LazyFrame:
+        """The rows staged in `parts` less the later copies of a key, in file and row
+        order."""
         spec = self.spec
-        if not self.parts:
+        if not parts:
             schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
             return pl.DataFrame(schema=schema).lazy()
-        staged = pl.scan_parquet(self.parts)
+        staged = pl.scan_parquet(parts)
         if duplicates.height:  # few rows: an anti-join keeps the plan streaming
             staged = staged.join(
                 duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),

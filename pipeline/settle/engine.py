@@ -121,6 +121,36 @@ def _rates(products: pl.LazyFrame, policy: SettlementPolicy) -> pl.LazyFrame:
     )
 
 
+@dataclass
+class Lookups:
+    """What settlement looks up per order row, keyed by sub-order or product: small
+    next to the orders, computed once (`lookups`) and shared by every batch of orders."""
+
+    after_sales: pl.LazyFrame  # after_sales_by_sub_order
+    ledger: pl.LazyFrame  # ledger_by_sub_order
+    rates: pl.LazyFrame  # product_id -> rate_bp
+    commissions: pl.LazyFrame  # sub_order_id -> file_commission
+
+    def collect(self) -> Lookups:
+        frames = pl.collect_all([self.after_sales, self.ledger, self.rates, self.commissions])
+        return Lookups(*(f.lazy() for f in frames))
+
+
+def lookups(
+    after_sales: pl.LazyFrame,
+    products: pl.LazyFrame,
+    commissions: pl.LazyFrame,
+    ledger_before: pl.LazyFrame,
+    policy: SettlementPolicy,
+) -> Lookups:
+    return Lookups(
+        after_sales_by_sub_order(after_sales),
+        ledger_by_sub_order(ledger_before),
+        _rates(products, policy),
+        commissions.select("sub_order_id", pl.col("commission").alias("file_commission")),
+    )
+
+
 def settle(
     orders: pl.LazyFrame,
     after_sales: pl.LazyFrame,
@@ -134,26 +164,28 @@ def settle(
     """Settle `period` (S2-S5). `ledger_before` holds the ledger entries of earlier
     periods only; `ledger_start` is the window start of the earliest period ever
     settled into the ledger (this one's on a first run)."""
+    found = lookups(after_sales, products, commissions, ledger_before, policy)
+    return split(decide(orders, found, period, ledger_start, policy))
+
+
+def decide(
+    orders: pl.LazyFrame,
+    found: Lookups,
+    period: Period,
+    ledger_start: dt.datetime,
+    policy: SettlementPolicy,
+) -> pl.LazyFrame:
+    """One row per order row (in the orders' order) with its outcome and, for a line,
+    its amounts: DECIDED_COLUMNS. Each row depends only on its own sub-order's data, so
+    the orders may be decided a batch at a time."""
     zero = pl.lit(0, pl.Int64)
     start, end = period.window_start, period.window_end
 
     frame = (
-        orders.join(
-            after_sales_by_sub_order(after_sales),
-            on="sub_order_id",
-            how="left",
-            maintain_order="left",
-        )
-        .join(
-            ledger_by_sub_order(ledger_before), on="sub_order_id", how="left", maintain_order="left"
-        )
-        .join(_rates(products, policy), on="product_id", how="left", maintain_order="left")
-        .join(
-            commissions.select("sub_order_id", pl.col("commission").alias("file_commission")),
-            on="sub_order_id",
-            how="left",
-            maintain_order="left",
-        )
+        orders.join(found.after_sales, on="sub_order_id", how="left", maintain_order="left")
+        .join(found.ledger, on="sub_order_id", how="left", maintain_order="left")
+        .join(found.rates, on="product_id", how="left", maintain_order="left")
+        .join(found.commissions, on="sub_order_id", how="left", maintain_order="left")
     )
     # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
     # refunded status then means a full refund of the goods.
@@ -194,7 +226,7 @@ def settle(
         .otherwise(pl.lit("already-settled"))
     )
     frame = frame.with_columns(outcome.alias("outcome"))
-    return split(_lines(frame, period, policy))
+    return _lines(frame, period, policy).select(DECIDED_COLUMNS)
 
 
 #: What `decided` (one row per order row, with its outcome) holds.

@@ -13,7 +13,14 @@ from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
-from pipeline.settle.engine import LINE_TYPES, REASONS, STATEMENT_COLUMNS, settle, split
+from pipeline.settle.engine import (
+    LINE_TYPES,
+    REASONS,
+    STATEMENT_COLUMNS,
+    decide,
+    lookups,
+    split,
+)
 from pipeline.settle.ledger import Ledger
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
@@ -21,6 +28,10 @@ from pipeline.settle.policy import SettlementPolicy
 MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment_discount",
          "income", "fee_basis", "platform_fee", "commission", "net")  # fmt: skip
 TOTALS = ("income", "freight", "platform_fee", "commission", "net")
+
+#: Staged order batches decided at once (4 x 250,000 rows): fewer, larger joins against
+#: the lookups, in a few hundred MB.
+PARTS_PER_BATCH = 4
 
 #: The cells settlement reads, per kind: only these are read and checked (the unique
 #: key is always checked too). 订单提交时间 and 支付完成时间 are there for the time-order
@@ -82,32 +93,35 @@ def run_settlement(
                 f"{missing_shop:,} valid order rows have no 店铺ID: pass --shop-id ID for a "
                 "single-shop export without that column"
             )
-        result = settle(
-            orders_frame,
+        found = lookups(
             inputs.frame("after-sales"),
             inputs.frame("products"),
             inputs.frame("commissions"),
             ledger.before(period),
-            period,
-            ledger.start(period),
             policy,
-        )
+        ).collect()
         with scratch_folder(folder, ".settle-") as work:
-            # The plan (joins, outcomes, amounts) runs once, streamed into two staging
-            # files: the lines (with what the ledger needs) and the exclusions. Rows
-            # keep the order of the input files: sorting tens of millions of rows
-            # would cost more than the settlement and memory that grows with the data.
-            decided = result.decided
-            is_line = pl.col("outcome").is_in(LINE_TYPES)
+            # The orders are decided a staged batch at a time against lookups computed
+            # once (each row depends only on its own sub-order), so memory is bounded by
+            # the batch: polars' streaming join buffers its probe side without bound.
+            # Lines and exclusions are cut from the decided parts. Rows keep the order
+            # of the input files: sorting tens of millions of rows would cost more than
+            # the settlement and memory that grows with the data.
+            decided_parts = []
+            parts = inputs.parts("orders")
+            start = ledger.start(period)
+            for n in range(0, len(parts), PARTS_PER_BATCH):
+                batch = pl.concat(parts[n : n + PARTS_PER_BATCH])
+                path = work / f"decided-{n:06d}.parquet"
+                decided = decide(batch, found, period, start, policy)
+                decided.collect(engine="in-memory").write_parquet(path, compression="lz4")
+                decided_parts.append(path)
+            decided = split(pl.scan_parquet(decided_parts))
             lines_path, excluded_path = work / "lines.parquet", work / "excluded.parquet"
-            pl.collect_all(
-                [
-                    decided.filter(is_line).sink_parquet(lines_path, compression="lz4", lazy=True),
-                    split(decided.filter(~is_line)).excluded.sink_parquet(
-                        excluded_path, compression="lz4", lazy=True
-                    ),
-                ]
+            decided.decided.filter(pl.col("outcome").is_in(LINE_TYPES)).sink_parquet(
+                lines_path, compression="lz4"
             )
+            decided.excluded.sink_parquet(excluded_path, compression="lz4")
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(lines_path))
             excluded = pl.scan_parquet(excluded_path)
