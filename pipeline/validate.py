@@ -51,10 +51,14 @@ class ValidationResult:
     valid_path: Path | None  # None: the valid rows are only `valid` (staged parts)
     rejected_path: Path
     warnings_path: Path
-    valid_frame: pl.LazyFrame  # the valid rows (typed columns, source_file, source_row)
-    #: the same rows as a few frames of a batch each, in order (a stage may work through
-    #: them one at a time, in bounded memory)
-    valid_parts: list[pl.LazyFrame] = field(default_factory=list)
+    #: the valid rows (typed columns, source_file, source_row) as one or more frames of
+    #: a batch each, in order: a stage may work through them one at a time
+    valid_parts: list[pl.LazyFrame]
+
+    @property
+    def valid_frame(self) -> pl.LazyFrame:
+        """All the valid rows, in order."""
+        return pl.concat(self.valid_parts)
 
     @property
     def rows(self) -> int:
@@ -110,17 +114,14 @@ def validate_files(
         checker = _BatchChecker(k, work)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
-        valid = checker.valid_rows(duplicates, checker.parts)
         parts = [checker.valid_rows(duplicates, [part]) for part in checker.parts]
+        parts = parts or [checker.valid_rows(duplicates, [])]
         if valid_path is not None:
             with atomic_path(valid_path) as tmp:
-                valid.sink_parquet(tmp, compression="zstd")
-            valid = pl.scan_parquet(valid_path)
-            parts = [valid]
+                pl.concat(parts).sink_parquet(tmp, compression="zstd")
+            parts = [pl.scan_parquet(valid_path)]
         checker.write_findings(duplicates, rejected_path, warnings_path)
-    return ValidationResult(
-        name, results, valid_path, rejected_path, warnings_path, valid, parts or [valid]
-    )
+    return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
 
 
 def _read_error(exc: Exception) -> tuple[str, str | None]:
@@ -275,7 +276,7 @@ class _BatchChecker:
 
     def valid_rows(self, duplicates: pl.DataFrame, parts: list[Path]) -> pl.LazyFrame:
         """The rows staged in `parts` less the later copies of a key, in file and row
-        order."""
+        order (an empty frame for no parts)."""
         spec = self.spec
         if not parts:
             schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}

@@ -24,6 +24,10 @@ import openpyxl
 import polars as pl
 import pytest
 from conftest import FIXTURES, REPO, read_findings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.io.read import _row_end
 
 CST = ZoneInfo("Asia/Shanghai")
 CHINA_TIME = pl.Datetime("us", "Asia/Shanghai")
@@ -1105,3 +1109,14 @@ def test_python_m_pipeline_subprocess_unusable_file(tmp_path):
         "Error: fixtures/orders_missing_column.csv: missing required column 订单应付金额 "
         "(is this a 订单导出 export?)\n"
     )
+
+
+@settings(deadline=None)
+@given(st.lists(st.sampled_from([b"a", b",", b'"', b"\n"]), max_size=40))
+def test_row_end_finds_line_ends_outside_quotes(parts):
+    """The first and last line end with an even number of quotes before it, as a
+    plain count from the start would find them."""
+    data = b"".join(parts)
+    ends = [i + 1 for i, c in enumerate(data) if c == 10 and data.count(b'"', 0, i) % 2 == 0]
+    assert _row_end(data) == (ends[0] if ends else -1)
+    assert _row_end(data, last=True) == (ends[-1] if ends else -1)

@@ -298,20 +298,25 @@ def _csv_header(name: str, head: bytes, enc: str) -> tuple[list[str], int]:
     return header, end if end > 0 else len(head)
 
 
-def _row_end(data: bytes) -> int:
-    """The offset just past the first line end of `data` that ends a row (an even
-    number of quotes before it), or -1."""
-    cut = data.find(b"\n")
-    while cut >= 0 and data.count(b'"', 0, cut) % 2:
-        cut = data.find(b"\n", cut + 1)
-    return -1 if cut < 0 else cut + 1
-
-
-def _last_row_end(data: bytes) -> int:
-    """The offset just past the last line end of `data` that ends a row, or -1."""
-    cut = data.rfind(b"\n")
-    while cut >= 0 and data.count(b'"', 0, cut) % 2:
-        cut = data.rfind(b"\n", 0, cut)
+def _row_end(data: bytes, *, last: bool = False) -> int:
+    """The offset just past the first (or `last`) line end of `data` that ends a row,
+    one with an even number of quotes before it, or -1. Quotes are counted once over
+    the data, not again for each line end tried (a quote left open would make that
+    quadratic)."""
+    if last:
+        cut = data.rfind(b"\n")
+        quotes = data.count(b'"', 0, cut) if cut >= 0 else 0
+        while cut >= 0 and quotes % 2:
+            earlier = data.rfind(b"\n", 0, cut)
+            quotes -= data.count(b'"', max(earlier, 0), cut)
+            cut = earlier
+    else:
+        cut = data.find(b"\n")
+        quotes = data.count(b'"', 0, cut) if cut >= 0 else 0
+        while cut >= 0 and quotes % 2:
+            later = data.find(b"\n", cut + 1)
+            quotes += data.count(b'"', cut, later) if later >= 0 else 0
+            cut = later
     return -1 if cut < 0 else cut + 1
 
 
@@ -335,7 +340,7 @@ def _csv_blocks(
                 if data:
                     yield _parse_block(name, data, offset, enc, schema, final=True)
                 return
-            cut = _last_row_end(data)
+            cut = _row_end(data, last=True)
             if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
                 carry = data
                 continue
