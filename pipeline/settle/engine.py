@@ -123,17 +123,33 @@ def _rates(products: pl.LazyFrame, policy: SettlementPolicy) -> pl.LazyFrame:
 
 @dataclass
 class Lookups:
-    """What settlement looks up per order row, keyed by sub-order or product: small
-    next to the orders, computed once (`lookups`) and shared by every batch of orders."""
+    """What settlement looks up per order row: the after-sales, ledger and commission
+    figures of each sub-order (at most one row per sub-order in each, with the 64-bit
+    hash of the key as `__hash`) and the fee rate of each product. Computed once
+    (`lookups`) and shared by every batch of orders."""
 
     after_sales: pl.LazyFrame  # after_sales_by_sub_order
     ledger: pl.LazyFrame  # ledger_by_sub_order
-    rates: pl.LazyFrame  # product_id -> rate_bp
     commissions: pl.LazyFrame  # sub_order_id -> file_commission
+    rates: pl.LazyFrame  # product_id -> rate_bp
+
+    def by_sub_order(self) -> list[pl.LazyFrame]:
+        return [self.after_sales, self.ledger, self.commissions]
 
     def collect(self) -> Lookups:
-        frames = pl.collect_all([self.after_sales, self.ledger, self.rates, self.commissions])
-        return Lookups(*(f.lazy() for f in frames))
+        return Lookups(*(f.lazy() for f in pl.collect_all([*self.by_sub_order(), self.rates])))
+
+    def restrict(self, sub_orders: pl.Series) -> Lookups:
+        """Only the rows of `sub_orders` (a batch's), found by hash: a batch then scans
+        columns of integers instead of building hash tables of every sub-order the
+        lookups hold (which would make the work grow with the square of the data)."""
+        hashes = sub_orders.hash(seed=0).implode()
+        kept = [f.filter(pl.col("__hash").is_in(hashes)) for f in self.by_sub_order()]
+        return Lookups(*kept, self.rates)
+
+
+def _hashed(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.with_columns(pl.col("sub_order_id").hash(seed=0).alias("__hash"))
 
 
 def lookups(
@@ -144,10 +160,10 @@ def lookups(
     policy: SettlementPolicy,
 ) -> Lookups:
     return Lookups(
-        after_sales_by_sub_order(after_sales),
-        ledger_by_sub_order(ledger_before),
+        _hashed(after_sales_by_sub_order(after_sales)),
+        _hashed(ledger_by_sub_order(ledger_before)),
+        _hashed(commissions.select("sub_order_id", pl.col("commission").alias("file_commission"))),
         _rates(products, policy),
-        commissions.select("sub_order_id", pl.col("commission").alias("file_commission")),
     )
 
 
@@ -181,12 +197,12 @@ def decide(
     zero = pl.lit(0, pl.Int64)
     start, end = period.window_start, period.window_end
 
-    frame = (
-        orders.join(found.after_sales, on="sub_order_id", how="left", maintain_order="left")
-        .join(found.ledger, on="sub_order_id", how="left", maintain_order="left")
-        .join(found.rates, on="product_id", how="left", maintain_order="left")
-        .join(found.commissions, on="sub_order_id", how="left", maintain_order="left")
-    )
+    frame = orders
+    for table in found.by_sub_order():
+        frame = frame.join(
+            table.drop("__hash"), on="sub_order_id", how="left", maintain_order="left"
+        )
+    frame = frame.join(found.rates, on="product_id", how="left", maintain_order="left")
     # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
     # refunded status then means a full refund of the goods.
     goods_value = pl.col("payable") - pl.col("freight").fill_null(0)

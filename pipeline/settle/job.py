@@ -29,10 +29,6 @@ MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment
          "income", "fee_basis", "platform_fee", "commission", "net")  # fmt: skip
 TOTALS = ("income", "freight", "platform_fee", "commission", "net")
 
-#: Staged order batches decided at once (2 x 250,000 rows): larger batches build the
-#: lookups' hash tables fewer times, smaller ones hold less (1.1 GiB at 10M rows).
-PARTS_PER_BATCH = 2
-
 #: The cells settlement reads, per kind: only these are read and checked (the unique
 #: key is always checked too). 订单提交时间 and 支付完成时间 are there for the time-order
 #: check of 订单完成时间. `doudian validate` checks every cell of a file.
@@ -109,11 +105,13 @@ def run_settlement(
             # tens of millions of rows would cost more than the settlement and memory
             # that grows with the data.
             line_parts, excluded_parts = [], []
-            parts = inputs.parts("orders")
             start = ledger.start(period)
-            for n in range(0, len(parts), PARTS_PER_BATCH):
-                batch = pl.concat(parts[n : n + PARTS_PER_BATCH])
-                decided = decide(batch, found, period, start, policy).collect(engine="in-memory")
+            for n, part in enumerate(inputs.parts("orders")):
+                batch = part.collect()
+                known = found.restrict(batch.get_column("sub_order_id"))
+                decided = decide(batch.lazy(), known, period, start, policy).collect(
+                    engine="in-memory"
+                )
                 cut = split(decided.lazy())
                 line_parts.append(work / f"lines-{n:06d}.parquet")
                 excluded_parts.append(work / f"excluded-{n:06d}.parquet")
