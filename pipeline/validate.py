@@ -30,6 +30,10 @@ from schemas import KINDS, Kind
 
 #: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
 BATCH_ROWS = 250_000
+#: Keys hashed per pass of the duplicate check: finding repeats among N hashes at once
+#: takes memory in proportion to N (2.9 GB for 50 million), so they are split by hash
+#: into groups of about this many.
+KEY_BUCKET_ROWS = 4_000_000
 
 
 @dataclass
@@ -241,13 +245,18 @@ class _BatchChecker:
         # copy given after a broken one is kept; the broken one is rejected for its own
         # reason. The 64-bit hashes find the few keys that may repeat; their text decides.
         staged = pl.scan_parquet(self.parts)
-        repeated = (
-            staged.select("__key_hash")
-            .filter(pl.col("__key_hash").is_duplicated())
-            .unique()
-            .collect()
-            .get_column("__key_hash")
-        )
+        rows = sum(r.valid for r in results)
+        buckets = max(1, -(-rows // KEY_BUCKET_ROWS))
+        hashes = staged.select("__key_hash")
+        repeated = pl.concat(
+            [
+                hashes.filter(pl.col("__key_hash") % buckets == b)
+                .filter(pl.col("__key_hash").is_duplicated())
+                .unique()
+                .collect()
+                for b in range(buckets)  # a few passes over a column of integers
+            ]
+        ).get_column("__key_hash")
         candidates = staged.filter(pl.col("__key_hash").is_in(repeated.implode()))
         candidates = candidates.select(key, "__key_raw", "__file_no", "source_row")
         dups = candidates.filter(~pl.col(key).is_first_distinct()).collect()

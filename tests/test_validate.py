@@ -58,11 +58,14 @@ def test_a_corrected_copy_after_a_broken_one_is_kept(doudian, tmp_path):
     assert [(f["rows"], f["valid"], f["rejected"]) for f in files] == [(1, 0, 1), (2, 1, 1)]
 
 
-def test_batches_do_not_change_the_result(tmp_path, exports):
+def test_batches_do_not_change_the_result(tmp_path, exports, monkeypatch):
+    """Nor do the groups of keys the duplicate check takes per pass."""
+    from pipeline import validate
     from pipeline.validate import validate_files
 
     outputs = []
-    for batch_rows in (1_000_000, 333):
+    for batch_rows, key_bucket_rows in ((1_000_000, 4_000_000), (333, 500)):
+        monkeypatch.setattr(validate, "KEY_BUCKET_ROWS", key_bucket_rows)
         out = tmp_path / str(batch_rows)
         result = validate_files(
             "orders",
