@@ -13,6 +13,7 @@ exactly once: valid + rejected = rows, per file.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipeline.errors import InputError, first_line
 from pipeline.findings import FINDING_SCHEMA, message_expr
 from pipeline.io.read import EXTRA, SPANS, RawExport, open_export
 from pipeline.io.write import atomic_path, formula_safe, scratch_folder, write_csv
+from pipeline.parallel import ordered_map
 from schemas import KINDS, Kind
 
 #: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
@@ -46,6 +48,17 @@ class FileResult:
     warnings: Counter[str] = field(default_factory=Counter)
     format: str = ""
     encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class _BatchOutcome:
+    """What checking one batch gave: its staged part and its counts."""
+
+    part: Path
+    rows: int
+    rejected: int
+    findings: dict[str, int]
+    warnings: dict[str, int]
 
 
 @dataclass
@@ -158,24 +171,50 @@ class _BatchChecker:
         self.schema = kind.schema()
         self.work = work
         self.parts: list[Path] = []
+        self.numbers = itertools.count()  # numbers the staged parts, over all files
         self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
 
     def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
+        """Check the file's batches, two at a time (`pipeline.parallel`): the file is
+        read in this thread while earlier batches are checked. Results are taken in
+        batch order: the staged parts and the counts do not depend on which thread
+        finished first."""
         result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
+
+        def check(item: tuple[int, pl.DataFrame]) -> _BatchOutcome | None:
+            return self._check(file_no, raw, item[1], item[0])
+
         try:
-            for batch in raw.batches(batch_rows):
-                typed = canonicalize(batch, self.spec.columns, keep_raw=True)
-                self._check(file_no, raw, typed, result)
-                faults.point("validate-batch")
+            for outcome in ordered_map(
+                check, zip(self.numbers, raw.batches(batch_rows), strict=False)
+            ):
+                self._take(outcome, result)
         except pl.exceptions.PolarsError as exc:
             message, hint = _read_error(exc)
             raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
         return result
 
-    def _check(self, file_no: int, raw: RawExport, typed: pl.DataFrame, result: FileResult) -> None:
-        """One batch of canonicalized rows (typed columns, `__code__*`, `__raw__*`)."""
-        if typed.height == 0:
-            return
+    def _take(self, outcome: _BatchOutcome | None, result: FileResult) -> None:
+        """Count a checked batch into the file's result (in batch order)."""
+        if outcome is not None:
+            self.parts.append(outcome.part)
+            result.rows += outcome.rows
+            result.rejected += outcome.rejected
+            result.valid += outcome.rows - outcome.rejected
+            result.findings.update(outcome.findings)
+            result.warnings.update(outcome.warnings)
+        faults.point("validate-batch")
+
+    def _check(
+        self, file_no: int, raw: RawExport, batch: pl.DataFrame, number: int
+    ) -> _BatchOutcome | None:
+        """One batch of raw rows: canonicalized, checked, its valid rows staged as part
+        `number` and its findings written beside them (None for an empty batch). Runs in
+        a worker thread: it touches nothing shared."""
+        if batch.height == 0:
+            return None
+        # lazily: polars runs the column steps in parallel (a fifth faster than eagerly)
+        typed = canonicalize(batch.lazy(), self.spec.columns, keep_raw=True).collect()
         parsed = self._parse_rows(typed)
         rows = pl.concat([parsed, self._model_rows(typed, parsed)])
         found = self._long(file_no, raw, rows, typed)
@@ -199,18 +238,11 @@ class _BatchChecker:
                 else []
             ),
         )
-        n = len(self.parts)
-        part = self.work / f"staged-{n:06d}.parquet"
+        part = self.work / f"staged-{number:06d}.parquet"
         staged.write_parquet(part, compression="lz4")
-        self.parts.append(part)
-        found.write_parquet(self.work / f"rejected-{n:06d}.parquet", compression="lz4")
-        warnings.write_parquet(self.work / f"warnings-{n:06d}.parquet", compression="lz4")
-
-        result.rows += typed.height
-        result.rejected += bad_rows.len()
-        result.valid += typed.height - bad_rows.len()
-        result.findings.update(_count(found))
-        result.warnings.update(_count(warnings))
+        found.write_parquet(self.work / f"rejected-{number:06d}.parquet", compression="lz4")
+        warnings.write_parquet(self.work / f"warnings-{number:06d}.parquet", compression="lz4")
+        return _BatchOutcome(part, typed.height, bad_rows.len(), _count(found), _count(warnings))
 
     def _long(
         self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame

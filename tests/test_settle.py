@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.settle.engine import LEDGER_SCHEMA, settle
+from pipeline.settle.engine import LEDGER_SCHEMA, _rows_with_hash, decide, lookups, settle
 from pipeline.settle.money import fee, round_half_up_div
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
@@ -399,6 +399,40 @@ def test_conservation_property(rows):
         (pl.col("net") == pl.col("income") - pl.col("platform_fee") - pl.col("commission")).all(),
     ).row(0)  # fmt: skip
     assert checks == (True, True, True)
+    # decided in batches of 7 against the collected lookups (as `doudian settle` does),
+    # every row comes out as when all are decided at once
+    found = lookups(
+        frame("after-sales", after_sales), frame("products", []), frame("commissions", []),
+        _ledger(ledger), POLICY,
+    )  # fmt: skip
+    start = t("2026-10-01 00:00:00")
+    whole = decide(frame("orders", orders), found, OCT_H2, start, POLICY).collect()
+    collected = found.collect()
+    batches = [
+        decide(
+            part.lazy(),
+            collected.restrict(part.get_column("sub_order_id")),
+            OCT_H2, start, POLICY,
+        ).collect()
+        for part in frame("orders", orders).collect().iter_slices(7)
+    ]  # fmt: skip
+    assert pl.concat(batches).equals(whole)
+
+
+def test_rows_found_by_hash_include_every_row_of_a_shared_hash():
+    table = pl.DataFrame(
+        {"__hash": [1, 3, 3, 5, 9], "sub_order_id": ["a", "b", "c", "d", "e"]},
+        schema={"__hash": pl.UInt64, "sub_order_id": pl.String},
+    )
+    wanted = pl.Series([3, 4, 9, 0], dtype=pl.UInt64)
+    found = _rows_with_hash(table, wanted, shared=True)
+    assert found["sub_order_id"].to_list() == ["b", "c", "e"]
+    # with no hash shared, one search per value
+    unique = table.filter(pl.col("sub_order_id") != "c")
+    assert _rows_with_hash(unique, wanted, shared=False)["sub_order_id"].to_list() == ["b", "e"]
+    for shared in (True, False):
+        assert _rows_with_hash(table.head(0), wanted, shared=shared).height == 0
+        assert _rows_with_hash(table, wanted.head(0), shared=shared).height == 0
 
 
 # --- CLI ---------------------------------------------------------------------------------

@@ -139,7 +139,8 @@ def open_export(
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
             offset = 0
-            for block, quoted in _csv_blocks(name, p, data_start, enc, len(header)):
+            used = sorted(set(positions.values()))
+            for block, quoted in _csv_blocks(name, p, data_start, enc, len(header), used):
                 for start in range(0, block.height, rows):
                     yield pick(block.slice(start, rows), offset + start, quoted)
                 offset += block.height
@@ -321,13 +322,15 @@ def _row_end(data: bytes, *, last: bool = False) -> int:
 
 
 def _csv_blocks(
-    name: str, p: Path, start: int, enc: str, width: int
+    name: str, p: Path, start: int, enc: str, width: int, used: list[int]
 ) -> Iterator[tuple[pl.DataFrame, bool]]:
     """The data rows as blocks of cells (`c0`... and the spare columns, all text), each
-    with whether it holds any quote."""
+    with whether it holds any quote. A block without quotes has only the `used` columns
+    and the spare ones (parsing the others into strings would be wasted: no cell can
+    span rows there); a block with quotes has all, to find a cell that spans rows."""
     schema = {
         **{f"c{i}": pl.String for i in range(width)},
-        **{f"{SPARE}{i}": pl.String for i in range(SPARE_COLUMNS)},
+        **{spare: pl.String for spare in _spares()},
     }
     offset = start
     carry = b""
@@ -338,13 +341,13 @@ def _csv_blocks(
             data = carry + block if carry else block
             if not block:
                 if data:
-                    yield _parse_block(name, data, offset, enc, schema, final=True)
+                    yield _parse_block(name, data, offset, enc, schema, used, final=True)
                 return
             cut = _row_end(data, last=True)
             if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
                 carry = data
                 continue
-            yield _parse_block(name, data[:cut], offset, enc, schema, final=False)
+            yield _parse_block(name, data[:cut], offset, enc, schema, used, final=False)
             offset += cut
             carry = data[cut:]
 
@@ -369,10 +372,12 @@ def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> st
 
 
 def _parse_block(
-    name: str, data: bytes, offset: int, enc: str, schema: dict, *, final: bool
+    name: str, data: bytes, offset: int, enc: str, schema: dict, used: list[int], *, final: bool
 ) -> tuple[pl.DataFrame, bool]:
     if enc != "utf-8":
         data = _decode(name, data, offset, enc, final=final).encode("utf-8")
+    quoted = b'"' in data
+    columns = list(schema) if quoted else [*(f"c{i}" for i in used), *_spares()]
     cells = pl.scan_csv(
         io.BytesIO(data),
         has_header=False,
@@ -381,8 +386,12 @@ def _parse_block(
         raise_if_empty=False,
         truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
         missing_columns="insert",
-    ).collect()
-    return cells, b'"' in data
+    )
+    return cells.select(columns).collect(), quoted
+
+
+def _spares() -> list[str]:
+    return [f"{SPARE}{i}" for i in range(SPARE_COLUMNS)]
 
 
 def _read_xlsx(

@@ -66,14 +66,24 @@ def scratch_folder(parent: Path, prefix: str) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_csv(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, *, bom: bool = True) -> None:
+def write_csv(
+    frame: pl.DataFrame | pl.LazyFrame,
+    path: str | Path,
+    *,
+    bom: bool = True,
+    datetime_format: str | None = None,
+    date_format: str | None = None,
+) -> None:
     """CSV in UTF-8, with a BOM by default so that Excel on Chinese Windows opens it
-    right. A LazyFrame is streamed to disk."""
+    right. A LazyFrame is streamed to disk. Times and dates are written in the given
+    formats by the writer itself (a `strftime` column before a sink costs a copy of
+    every value: 200 MB more for two million lines)."""
+    formats = {"datetime_format": datetime_format, "date_format": date_format}
     with atomic_path(path) as tmp:
         if isinstance(frame, pl.LazyFrame):
-            frame.sink_csv(tmp, include_bom=bom)
+            frame.sink_csv(tmp, include_bom=bom, **formats)
         else:
-            frame.write_csv(tmp, include_bom=bom)
+            frame.write_csv(tmp, include_bom=bom, **formats)
 
 
 def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: str | Path) -> None:

@@ -136,16 +136,45 @@ class Lookups:
     def by_sub_order(self) -> list[pl.LazyFrame]:
         return [self.after_sales, self.ledger, self.commissions]
 
+    #: whether two rows of a sub-order table may share a hash (see `restrict`)
+    shared_hashes: bool = True
+
     def collect(self) -> Lookups:
-        return Lookups(*(f.lazy() for f in pl.collect_all([*self.by_sub_order(), self.rates])))
+        """The lookups computed, each sub-order table sorted by `__hash` (what
+        `restrict` needs)."""
+        tables = pl.collect_all([*(f.sort("__hash") for f in self.by_sub_order()), self.rates])
+        shared = any((t.get_column("__hash").diff() == 0).any() for t in tables[:-1])
+        return Lookups(*(t.lazy() for t in tables), shared_hashes=shared)
 
     def restrict(self, sub_orders: pl.Series) -> Lookups:
-        """Only the rows of `sub_orders` (a batch's), found by hash: a batch then scans
-        columns of integers instead of building hash tables of every sub-order the
-        lookups hold (which would make the work grow with the square of the data)."""
-        hashes = sub_orders.hash(seed=0).implode()
-        kept = [f.filter(pl.col("__hash").is_in(hashes)) for f in self.by_sub_order()]
-        return Lookups(*kept, self.rates)
+        """Only the rows of `sub_orders` (a batch's), found by binary search in the
+        collected lookups (`collect`): a batch costs the same however many sub-orders
+        the lookups hold (a scan or a hash table of all of them per batch would make the
+        work grow with the square of the data)."""
+        wanted = sub_orders.hash(seed=0).unique()
+        kept = [
+            _rows_with_hash(f.collect(), wanted, shared=self.shared_hashes).lazy()
+            for f in self.by_sub_order()
+        ]
+        return Lookups(*kept, self.rates, shared_hashes=self.shared_hashes)
+
+
+def _rows_with_hash(table: pl.DataFrame, wanted: pl.Series, *, shared: bool) -> pl.DataFrame:
+    """The rows of `table` (sorted by `__hash`) whose hash is one of `wanted` (distinct
+    values). Rows of another sub-order that shares a hash come along (the join by
+    sub-order ID that follows leaves them out); with `shared` False the caller knows
+    that no two rows share one, and one search per value finds its row."""
+    if table.height == 0:
+        return table
+    column = table.get_column("__hash")
+    first = column.search_sorted(wanted, side="left")
+    if not shared:
+        found = table[first.clip(upper_bound=table.height - 1)]
+        return found.filter(found.get_column("__hash") == wanted)
+    bounds = pl.DataFrame({"lo": first, "hi": column.search_sorted(wanted, side="right")}).filter(
+        pl.col("hi") > pl.col("lo")
+    )
+    return table[bounds.select(pl.int_ranges("lo", "hi").explode()).to_series()]
 
 
 def _hashed(frame: pl.LazyFrame) -> pl.LazyFrame:
