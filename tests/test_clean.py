@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.clean import canonicalize, code_column
+from pipeline.clean import PARSERS, canonicalize, code_column
 from schemas import KINDS
 from schemas.base import ColumnSpec
 
@@ -125,4 +128,41 @@ def test_each_timestamp_format_is_parsed_once_per_column():
     columns = tuple(c for c in spec.columns if c.type == "timestamp")
     frame = pl.LazyFrame({c.name: ["2026-10-01 10:00:00"] for c in columns})
     plan = canonicalize(frame, columns, keep_raw=True).explain(optimized=False)
-    assert plan.count("str.strptime") == 5 * len(columns)
+    # the quick read in the first format, then one parse per format for the other cells
+    assert plan.count("str.strptime") == (1 + 5) * len(columns)
+
+
+TIME_CELLS = st.one_of(
+    st.sampled_from(["", "-", "--", " ", "2026/10/01 10:00:00", "45200.5", "2026-02-30 10:00:00"]),
+    st.builds(
+        "{}-{:02d}-{:02d}{}{:02d}:{:02d}{}{}".format,
+        st.integers(1999, 2031), st.integers(0, 13), st.integers(0, 32),
+        st.sampled_from([" ", "T", "  ", "/"]), st.integers(0, 25), st.integers(0, 61),
+        st.sampled_from(["", ":00", ":59", ":60", ".5", ":07.123"]),
+        st.sampled_from(["", " ", "\t", "Z"]),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TIME_CELLS, min_size=1, max_size=30))
+def test_quick_timestamps_are_the_values_the_steps_give(cells):
+    """A cell the quick read takes gets the value the steps would give it, whether the
+    whole column is read quickly (a DataFrame of clean cells), only some cells (a
+    LazyFrame, or a DataFrame with one odd cell), or none (no quick read at all)."""
+    spec = (ColumnSpec("x", "timestamp", ("x",)),)
+    frame = pl.DataFrame({"x": cells}, schema={"x": pl.String})
+    eager = canonicalize(frame, spec)
+    lazy = canonicalize(frame.lazy(), spec).collect()
+    slow = dict(PARSERS)
+    slow["timestamp"] = replace(PARSERS["timestamp"], quick=None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("pipeline.clean.PARSERS", slow)
+        steps = canonicalize(frame, spec)
+    assert eager.equals(steps)
+    assert lazy.equals(steps)
+    clean = frame.filter(pl.col("x").str.contains(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("pipeline.clean.PARSERS", slow)
+        clean_steps = canonicalize(clean, spec)
+    assert canonicalize(clean, spec).equals(clean_steps)
