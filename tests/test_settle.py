@@ -12,7 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.settle.engine import LEDGER_SCHEMA, _rows_with_hash, decide, lookups, settle
+from pipeline.settle.engine import (
+    KEY,
+    LEDGER_SCHEMA,
+    _rows_with_key,
+    decide,
+    lookups,
+    settle,
+    sub_order_key,
+)
 from pipeline.settle.money import fee, round_half_up_div
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
@@ -419,20 +427,30 @@ def test_conservation_property(rows):
     assert pl.concat(batches).equals(whole)
 
 
-def test_rows_found_by_hash_include_every_row_of_a_shared_hash():
+def test_sub_order_keys_are_exact_and_rows_are_found_by_key():
+    ids = ["0000000000000001", "000000000000001", "1000000000000000", "9999999999999999",
+           "10000000000000000", "99999999999999999", "999999999999999999",
+           "1000000000000000000", "9999999999999999999", "6950098766034534783"]  # fmt: skip
+    keys = pl.select(sub_order_key(pl.lit(pl.Series(ids)))).to_series()
+    # 15 digits is no ID; every other key differs from the others (leading zeros too)
+    assert keys.null_count() == 1 and keys.drop_nulls().n_unique() == len(ids) - 1
+    assert keys[0] == 1 and keys[8] == 10**19 - 1 + 10**16 + 10**17 + 10**18 < 2**64
     table = pl.DataFrame(
-        {"__hash": [1, 3, 3, 5, 9], "sub_order_id": ["a", "b", "c", "d", "e"]},
-        schema={"__hash": pl.UInt64, "sub_order_id": pl.String},
+        {KEY: [1, 3, 5, 9], "v": ["a", "b", "c", "d"]}, schema={KEY: pl.UInt64, "v": pl.String}
     )
     wanted = pl.Series([3, 4, 9, 0], dtype=pl.UInt64)
-    found = _rows_with_hash(table, wanted, shared=True)
-    assert found["sub_order_id"].to_list() == ["b", "c", "e"]
-    # with no hash shared, one search per value
-    unique = table.filter(pl.col("sub_order_id") != "c")
-    assert _rows_with_hash(unique, wanted, shared=False)["sub_order_id"].to_list() == ["b", "e"]
-    for shared in (True, False):
-        assert _rows_with_hash(table.head(0), wanted, shared=shared).height == 0
-        assert _rows_with_hash(table, wanted.head(0), shared=shared).height == 0
+    assert _rows_with_key(table, wanted)["v"].to_list() == ["b", "d"]
+    assert _rows_with_key(table.head(0), wanted).height == 0
+    assert _rows_with_key(table, wanted.head(0)).height == 0
+
+
+def test_an_id_that_is_no_key_stops_settlement():
+    found = lookups(
+        frame("after-sales", []), frame("products", []), frame("commissions", []),
+        pl.DataFrame(schema=LEDGER_SCHEMA).lazy(), POLICY,
+    ).collect()  # fmt: skip
+    with pytest.raises(ValueError, match="not 16 to 19 digits"):
+        found.restrict(pl.Series(["6950098766034534783", "S-1"]))
 
 
 # --- CLI ---------------------------------------------------------------------------------

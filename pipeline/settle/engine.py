@@ -77,8 +77,8 @@ def after_sales_by_sub_order(after_sales: pl.LazyFrame) -> pl.LazyFrame:
     state = _state(pl.col("after_sale_status"), pl.col("refund_method"))
     refunded = state == "refunded"
     return (
-        after_sales.with_columns(state.alias("state"))
-        .group_by("sub_order_id")
+        after_sales.with_columns(state.alias("state"), sub_order_key(pl.col("sub_order_id")))
+        .group_by(KEY)
         .agg(
             pl.len().cast(pl.Int64).alias("as_count"),
             (refunded).any().alias("has_refund"),
@@ -91,19 +91,20 @@ def after_sales_by_sub_order(after_sales: pl.LazyFrame) -> pl.LazyFrame:
 
 def ledger_by_sub_order(ledger: pl.LazyFrame) -> pl.LazyFrame:
     """Per sub-order of earlier periods: the settled line and the refund accounted."""
+    ledger = ledger.with_columns(sub_order_key(pl.col("sub_order_id")))
     settled = ledger.filter(pl.col("line_type").is_in(["sale", "carry-over"])).select(
-        "sub_order_id",
+        KEY,
         pl.col("payable").alias("settled_payable"),
         pl.col("freight").alias("settled_freight"),
         pl.col("platform_fee").alias("settled_fee"),
         pl.col("commission").alias("settled_commission"),
         pl.col("platform_fee_rate_bp").alias("settled_rate_bp"),
     )
-    accounted = ledger.group_by("sub_order_id").agg(
+    accounted = ledger.group_by(KEY).agg(
         pl.col("refund_goods").sum().alias("accounted_goods"),
         pl.col("refund_freight").sum().alias("accounted_freight"),
     )
-    return settled.join(accounted, on="sub_order_id", how="left")
+    return settled.join(accounted, on=KEY, how="left")
 
 
 def _rates(products: pl.LazyFrame, policy: SettlementPolicy) -> pl.LazyFrame:
@@ -121,64 +122,70 @@ def _rates(products: pl.LazyFrame, policy: SettlementPolicy) -> pl.LazyFrame:
     )
 
 
+#: 子订单号 is 16 to 19 digits (every kind's schema checks it): as a number plus an offset
+#: per length, it is an exact 64-bit key (IDs that differ only by leading zeros differ in
+#: length, and each length has its own range: the largest key is 1.111e19 < 2^64).
+KEY = "__key"
+_ID_DIGITS = r"^[0-9]{16,19}$"
+_KEY_OFFSETS = {16: 0, 17: 10**16, 18: 10**16 + 10**17, 19: 10**16 + 10**17 + 10**18}
+
+
+#: Validation lets only such IDs through: anything else here is a bug, not bad input.
+_NOT_A_KEY = "a 子订单号 that is not 16 to 19 digits reached settlement"
+
+
+def sub_order_key(ids: pl.Expr) -> pl.Expr:
+    """子订单号 -> its exact UInt64 key as `__key` (null for anything but 16-19 digits)."""
+    offset = ids.str.len_bytes().replace_strict(_KEY_OFFSETS, default=None, return_dtype=pl.UInt64)
+    number = ids.cast(pl.UInt64, strict=False)
+    return pl.when(ids.str.contains(_ID_DIGITS)).then(number + offset).alias(KEY)
+
+
 @dataclass
 class Lookups:
     """What settlement looks up per order row: the after-sales, ledger and commission
-    figures of each sub-order (at most one row per sub-order in each, with the 64-bit
-    hash of the key as `__hash`) and the fee rate of each product. Computed once
+    figures of each sub-order (at most one row per sub-order in each, keyed by
+    `sub_order_key` as `__key`, without the ID's text: at 50 million orders, the text
+    would double their memory) and the fee rate of each product. Computed once
     (`lookups`) and shared by every batch of orders."""
 
     after_sales: pl.LazyFrame  # after_sales_by_sub_order
     ledger: pl.LazyFrame  # ledger_by_sub_order
-    commissions: pl.LazyFrame  # sub_order_id -> file_commission
+    commissions: pl.LazyFrame  # __key -> file_commission
     rates: pl.LazyFrame  # product_id -> rate_bp
 
     def by_sub_order(self) -> list[pl.LazyFrame]:
         return [self.after_sales, self.ledger, self.commissions]
 
-    #: whether two rows of a sub-order table may share a hash (see `restrict`)
-    shared_hashes: bool = True
-
     def collect(self) -> Lookups:
-        """The lookups computed, each sub-order table sorted by `__hash` (what
-        `restrict` needs)."""
-        tables = pl.collect_all([*(f.sort("__hash") for f in self.by_sub_order()), self.rates])
-        shared = any((t.get_column("__hash").diff() == 0).any() for t in tables[:-1])
-        return Lookups(*(t.lazy() for t in tables), shared_hashes=shared)
+        """The lookups computed, each sub-order table sorted by key (what `restrict`
+        needs)."""
+        tables = pl.collect_all([*(f.sort(KEY) for f in self.by_sub_order()), self.rates])
+        if any(t.get_column(KEY).null_count() for t in tables[:-1]):
+            raise ValueError(_NOT_A_KEY)
+        return Lookups(*(t.lazy() for t in tables))
 
     def restrict(self, sub_orders: pl.Series) -> Lookups:
         """Only the rows of `sub_orders` (a batch's), found by binary search in the
         collected lookups (`collect`): a batch costs the same however many sub-orders
         the lookups hold (a scan or a hash table of all of them per batch would make the
         work grow with the square of the data)."""
-        wanted = sub_orders.hash(seed=0).unique()
-        kept = [
-            _rows_with_hash(f.collect(), wanted, shared=self.shared_hashes).lazy()
-            for f in self.by_sub_order()
-        ]
-        return Lookups(*kept, self.rates, shared_hashes=self.shared_hashes)
+        keys = pl.select(sub_order_key(pl.lit(sub_orders))).to_series()
+        if keys.null_count() > sub_orders.null_count():
+            raise ValueError(_NOT_A_KEY)
+        wanted = keys.drop_nulls().unique()
+        kept = [_rows_with_key(f.collect(), wanted).lazy() for f in self.by_sub_order()]
+        return Lookups(*kept, self.rates)
 
 
-def _rows_with_hash(table: pl.DataFrame, wanted: pl.Series, *, shared: bool) -> pl.DataFrame:
-    """The rows of `table` (sorted by `__hash`) whose hash is one of `wanted` (distinct
-    values). Rows of another sub-order that shares a hash come along (the join by
-    sub-order ID that follows leaves them out); with `shared` False the caller knows
-    that no two rows share one, and one search per value finds its row."""
+def _rows_with_key(table: pl.DataFrame, wanted: pl.Series) -> pl.DataFrame:
+    """The rows of `table` (sorted by its key, one row per key) whose key is one of
+    `wanted` (distinct keys)."""
     if table.height == 0:
         return table
-    column = table.get_column("__hash")
-    first = column.search_sorted(wanted, side="left")
-    if not shared:
-        found = table[first.clip(upper_bound=table.height - 1)]
-        return found.filter(found.get_column("__hash") == wanted)
-    bounds = pl.DataFrame({"lo": first, "hi": column.search_sorted(wanted, side="right")}).filter(
-        pl.col("hi") > pl.col("lo")
-    )
-    return table[bounds.select(pl.int_ranges("lo", "hi").explode()).to_series()]
-
-
-def _hashed(frame: pl.LazyFrame) -> pl.LazyFrame:
-    return frame.with_columns(pl.col("sub_order_id").hash(seed=0).alias("__hash"))
+    first = table.get_column(KEY).search_sorted(wanted, side="left")
+    found = table[first.clip(upper_bound=table.height - 1)]
+    return found.filter(found.get_column(KEY) == wanted)
 
 
 def lookups(
@@ -189,9 +196,11 @@ def lookups(
     policy: SettlementPolicy,
 ) -> Lookups:
     return Lookups(
-        _hashed(after_sales_by_sub_order(after_sales)),
-        _hashed(ledger_by_sub_order(ledger_before)),
-        _hashed(commissions.select("sub_order_id", pl.col("commission").alias("file_commission"))),
+        after_sales_by_sub_order(after_sales),
+        ledger_by_sub_order(ledger_before),
+        commissions.select(
+            sub_order_key(pl.col("sub_order_id")), pl.col("commission").alias("file_commission")
+        ),
         _rates(products, policy),
     )
 
@@ -226,11 +235,9 @@ def decide(
     zero = pl.lit(0, pl.Int64)
     start, end = period.window_start, period.window_end
 
-    frame = orders
+    frame = orders.with_columns(sub_order_key(pl.col("sub_order_id")))
     for table in found.by_sub_order():
-        frame = frame.join(
-            table.drop("__hash"), on="sub_order_id", how="left", maintain_order="left"
-        )
+        frame = frame.join(table, on=KEY, how="left", maintain_order="left")
     frame = frame.join(found.rates, on="product_id", how="left", maintain_order="left")
     # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
     # refunded status then means a full refund of the goods.
