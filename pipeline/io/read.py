@@ -133,7 +133,9 @@ def open_export(
     elif fmt == "parquet":
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
-            yield from (pick(block, offset, False) for offset, block in _parquet_blocks(p, rows))
+            used = set(positions.values())
+            blocks = _parquet_blocks(p, rows, used)
+            yield from (pick(block, offset, False) for offset, block in blocks)
 
     else:
 
@@ -455,11 +457,14 @@ def _parquet_header(name: str, p: Path) -> list[str]:
         raise InputError(name, f"cannot be read as Parquet ({first_line(exc)})") from None
 
 
-def _parquet_blocks(p: Path, rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
-    """(offset, cells) slices of `rows` rows, every cell as text."""
+def _parquet_blocks(p: Path, rows: int, used: set[int]) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(offset, cells) slices of `rows` rows of the `used` columns (by position; the
+    others are not even decoded), every cell as text."""
     scan = pl.scan_parquet(p)
     exprs = []
     for i, (col, dtype) in enumerate(scan.collect_schema().items()):
+        if i not in used:
+            continue
         e = pl.col(col)
         if isinstance(dtype, pl.Datetime):
             # a zoned timestamp is converted to China time; a naive one is China time

@@ -3,6 +3,7 @@ the exclusions, the summary and the period's ledger file (each atomically)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pipeline.settle.engine import (
     LINE_TYPES,
     REASONS,
     STATEMENT_COLUMNS,
+    Lookups,
     decide,
     lookups,
     split,
@@ -91,58 +93,44 @@ def run_settlement(
                 f"{missing_shop:,} valid order rows have no 店铺ID: pass --shop-id ID for a "
                 "single-shop export without that column"
             )
-        found = lookups(
-            inputs.frame("after-sales"),
-            inputs.frame("products"),
-            inputs.frame("commissions"),
-            ledger.before(period),
-            policy,
-        ).collect()
         with scratch_folder(folder, ".settle-") as work:
-            # The orders are decided a staged batch at a time against lookups computed
-            # once (each row depends only on its own sub-order), so memory is bounded by
-            # the batch: polars' streaming join buffers its probe side without bound.
-            # Each decided batch is split at once into its lines (with what the ledger
-            # needs) and its exclusions. Rows keep the order of the input files: sorting
-            # tens of millions of rows would cost more than the settlement and memory
-            # that grows with the data.
-            start = ledger.start(period)
-
-            def decide_part(item: tuple[int, pl.LazyFrame]) -> tuple[Path, Path]:
-                n, part = item
-                batch = part.collect()
-                known = found.restrict(batch.get_column("sub_order_id"))
-                decided = decide(batch.lazy(), known, period, start, policy).collect(
-                    engine="in-memory"
-                )
-                cut = split(decided.lazy())
-                lines, excluded = (
-                    work / f"lines-{n:06d}.parquet",
-                    work / f"excluded-{n:06d}.parquet",
-                )
-                cut.decided.filter(pl.col("outcome").is_in(LINE_TYPES)).collect().write_parquet(
-                    lines, compression="lz4"
-                )
-                cut.excluded.collect().write_parquet(excluded, compression="lz4")
-                return lines, excluded
-
-            # two batches at a time, in threads; parts in input order
-            done = list(ordered_map(decide_part, enumerate(inputs.parts("orders"))))
-            line_parts = [lines for lines, _ in done]
-            excluded_parts = [excluded for _, excluded in done]
+            line_parts, excluded_parts = _decide_in_batches(
+                inputs.parts("orders"),
+                lookups(
+                    inputs.frame("after-sales"),
+                    inputs.frame("products"),
+                    inputs.frame("commissions"),
+                    ledger.before(period),
+                    policy,
+                ).collect(),
+                period,
+                ledger.start(period),
+                policy,
+                work,
+            )
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(line_parts))
             excluded = pl.scan_parquet(excluded_parts)
-            # The files for people and the summary at once (each is its own scan of the
-            # staged parts); the ledger last, once the statement is in place.
+            # Two files at a time (each its own scan of the staged parts), paired so that
+            # the two big statement writers never run together: each holds a few hundred
+            # MB of buffers at 50 million rows. The ledger last, once the statement is in
+            # place.
+            rounds = (
+                (
+                    lambda: write_parquet(staged.lines, folder / "statement.parquet"),
+                    lambda: write_csv(excluded, folder / "excluded.csv"),
+                ),
+                (
+                    lambda: write_csv(staged.lines, folder / "statement.csv", **CSV_FORMATS),
+                    lambda: _summary(period, staged.lines, excluded, inputs.results["orders"]),
+                ),
+            )
             with ThreadPoolExecutor(2, thread_name_prefix="outputs") as pool:
-                writes = [
-                    pool.submit(write_parquet, staged.lines, folder / "statement.parquet"),
-                    pool.submit(write_csv, staged.lines, folder / "statement.csv", **CSV_FORMATS),
-                    pool.submit(write_csv, excluded, folder / "excluded.csv"),
-                    pool.submit(_summary, period, staged.lines, excluded, inputs.results["orders"]),
-                ]
-                summary = [w.result() for w in writes][-1]
+                results = []
+                for jobs in rounds:
+                    running = [pool.submit(job) for job in jobs]
+                    results.append([r.result() for r in running])
+            summary = results[1][1]
             if xlsx:
                 write_xlsx(
                     _for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id
@@ -153,6 +141,39 @@ def run_settlement(
     return SettleResult(
         period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
     )
+
+
+def _decide_in_batches(
+    parts: list[pl.LazyFrame],
+    found: Lookups,
+    period: Period,
+    start: dt.datetime,
+    policy: SettlementPolicy,
+    work: Path,
+) -> tuple[list[Path], list[Path]]:
+    """Decide the staged batches of orders, two at a time in threads, against lookups
+    computed once (each row depends only on its own sub-order): memory is bounded by the
+    batches (polars' streaming join would buffer its probe side without bound). Each
+    decided batch is split at once into its lines (with what the ledger needs) and its
+    exclusions, staged in `work`; the parts come back in input order. Rows keep the
+    order of the input files: sorting tens of millions of rows would cost more than the
+    settlement, and memory that grows with the data. The lookups are freed on return."""
+
+    def decide_part(item: tuple[int, pl.LazyFrame]) -> tuple[Path, Path]:
+        n, part = item
+        batch = part.collect()
+        known = found.restrict(batch.get_column("sub_order_id"))
+        decided = decide(batch.lazy(), known, period, start, policy).collect(engine="in-memory")
+        cut = split(decided.lazy())
+        lines, excluded = work / f"lines-{n:06d}.parquet", work / f"excluded-{n:06d}.parquet"
+        cut.decided.filter(pl.col("outcome").is_in(LINE_TYPES)).collect().write_parquet(
+            lines, compression="lz4"
+        )
+        cut.excluded.collect().write_parquet(excluded, compression="lz4")
+        return lines, excluded
+
+    done = list(ordered_map(decide_part, enumerate(parts)))
+    return [lines for lines, _ in done], [excluded for _, excluded in done]
 
 
 #: How the statement shows times (China time, to the second) and dates.
