@@ -142,7 +142,8 @@ def open_export(
         def batches(rows: int) -> Iterator[pl.DataFrame]:
             offset = 0
             used = sorted(set(positions.values()))
-            for block, quoted in _csv_blocks(name, p, data_start, enc, len(header), used):
+            blocks = _csv_blocks(name, p, data_start, enc, len(header), used, rows)
+            for block, quoted in blocks:
                 for start in range(0, block.height, rows):
                     yield pick(block.slice(start, rows), offset + start, quoted)
                 offset += block.height
@@ -306,6 +307,9 @@ def _row_end(data: bytes, *, last: bool = False) -> int:
     one with an even number of quotes before it, or -1. Quotes are counted once over
     the data, not again for each line end tried (a quote left open would make that
     quadratic)."""
+    if b'"' not in data:  # no quotes (most files): every line end ends a row
+        cut = data.rfind(b"\n") if last else data.find(b"\n")
+        return -1 if cut < 0 else cut + 1
     if last:
         cut = data.rfind(b"\n")
         quotes = data.count(b'"', 0, cut) if cut >= 0 else 0
@@ -324,22 +328,26 @@ def _row_end(data: bytes, *, last: bool = False) -> int:
 
 
 def _csv_blocks(
-    name: str, p: Path, start: int, enc: str, width: int, used: list[int]
+    name: str, p: Path, start: int, enc: str, width: int, used: list[int], rows: int
 ) -> Iterator[tuple[pl.DataFrame, bool]]:
     """The data rows as blocks of cells (`c0`... and the spare columns, all text), each
     with whether it holds any quote. A block without quotes has only the `used` columns
     and the spare ones (parsing the others into strings would be wasted: no cell can
-    span rows there); a block with quotes has all, to find a cell that spans rows."""
+    span rows there); a block with quotes has all, to find a cell that spans rows.
+    After the first block, blocks are sized to hold about `rows` rows (at most
+    `CSV_BLOCK_BYTES`): 64 MB of a file of short rows is a million rows, four batches
+    held at once."""
     schema = {
         **{f"c{i}": pl.String for i in range(width)},
         **{spare: pl.String for spare in _spares()},
     }
     offset = start
     carry = b""
+    size = CSV_BLOCK_BYTES
     with open(p, "rb") as fh:
         fh.seek(start)
         while True:
-            block = fh.read(CSV_BLOCK_BYTES)
+            block = fh.read(size)
             data = carry + block if carry else block
             if not block:
                 if data:
@@ -349,9 +357,19 @@ def _csv_blocks(
             if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
                 carry = data
                 continue
-            yield _parse_block(name, data[:cut], offset, enc, schema, used, final=False)
+            parsed = _parse_block(name, data[:cut], offset, enc, schema, used, final=False)
+            del block, data  # not held (64 MB) while the consumer works on the block
+            if parsed[0].height:
+                size = min(
+                    CSV_BLOCK_BYTES,
+                    max(CSV_BLOCK_BYTES // 64, cut * rows // parsed[0].height),
+                )
+            yield parsed
             offset += cut
-            carry = data[cut:]
+            # the part row after the cut is read again with the next block: a seek costs
+            # nothing, gluing it to the next 64 MB would copy them
+            carry = b""
+            fh.seek(offset)
 
 
 def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> str:
