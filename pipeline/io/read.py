@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError, first_line
+from pipeline.parallel import ordered_map
 from schemas.base import KindSpec, normalize_header
 
 HEAD_BYTES = 1 << 16
@@ -334,16 +335,34 @@ def _csv_blocks(
     with whether it holds any quote. A block without quotes has only the `used` columns
     and the spare ones (parsing the others into strings would be wasted: no cell can
     span rows there); a block with quotes has all, to find a cell that spans rows.
-    After the first block, blocks are sized to hold about `rows` rows (at most
-    `CSV_BLOCK_BYTES`): 64 MB of a file of short rows is a million rows, four batches
-    held at once."""
+    Blocks are cut from the file in this thread; those of another encoding than UTF-8
+    are transcoded and parsed two at a time in threads (`pipeline.parallel`), in file
+    order: transcoding GB18030 is Python's codec on one core, and would otherwise hold
+    up the batches' checks."""
     schema = {
         **{f"c{i}": pl.String for i in range(width)},
         **{spare: pl.String for spare in _spares()},
     }
+
+    def parse(piece: tuple[bytes, int, bool]) -> tuple[pl.DataFrame, bool]:
+        data, offset, final = piece
+        return _parse_block(name, data, offset, enc, schema, used, final=final)
+
+    pieces = _csv_pieces(p, start, rows)
+    # UTF-8 is parsed by polars, already on both cores: a thread more would only hold
+    # another block (200 MB more at 10 million rows, no faster)
+    yield from (map(parse, pieces) if enc == "utf-8" else ordered_map(parse, pieces))
+
+
+def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bool]]:
+    """(bytes of whole rows, their offset in the file, whether they end the file), in
+    file order. After the first, pieces are sized to hold about `rows` rows (at most
+    `CSV_BLOCK_BYTES`, estimated from the first piece's line ends): 64 MB of a file of
+    short rows is a million rows, four batches held at once."""
     offset = start
     carry = b""
     size = CSV_BLOCK_BYTES
+    first = True
     with open(p, "rb") as fh:
         fh.seek(start)
         while True:
@@ -351,20 +370,19 @@ def _csv_blocks(
             data = carry + block if carry else block
             if not block:
                 if data:
-                    yield _parse_block(name, data, offset, enc, schema, used, final=True)
+                    yield data, offset, True
                 return
             cut = _row_end(data, last=True)
             if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
                 carry = data
                 continue
-            parsed = _parse_block(name, data[:cut], offset, enc, schema, used, final=False)
-            del block, data  # not held (64 MB) while the consumer works on the block
-            if parsed[0].height:
-                size = min(
-                    CSV_BLOCK_BYTES,
-                    max(CSV_BLOCK_BYTES // 64, cut * rows // parsed[0].height),
-                )
-            yield parsed
+            if first:
+                lines = max(1, data.count(b"\n", 0, cut))
+                size = min(CSV_BLOCK_BYTES, max(CSV_BLOCK_BYTES // 64, cut * rows // lines))
+                first = False
+            piece = data[:cut]
+            del block, data  # not held (64 MB) while the piece is parsed
+            yield piece, offset, False
             offset += cut
             # the part row after the cut is read again with the next block: a seek costs
             # nothing, gluing it to the next 64 MB would copy them
