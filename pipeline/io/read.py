@@ -380,9 +380,11 @@ def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bo
                 lines = max(1, data.count(b"\n", 0, cut))
                 size = min(CSV_BLOCK_BYTES, max(CSV_BLOCK_BYTES // 64, cut * rows // lines))
                 first = False
-            piece = data[:cut]
-            del block, data  # not held (64 MB) while the piece is parsed
-            yield piece, offset, False
+            piece = [data[:cut]]
+            del block, data
+            # yielded out of a list: this frame keeps no reference to the piece (64 MB)
+            # while its consumer parses it and works on the rows
+            yield piece.pop(), offset, False
             offset += cut
             # the part row after the cut is read again with the next block: a seek costs
             # nothing, gluing it to the next 64 MB would copy them
