@@ -162,9 +162,10 @@ def _read_error(exc: Exception) -> tuple[str, str | None]:
 
 
 class _BatchChecker:
-    """Phase 1, per batch: parse findings and the pandera model's findings; every typed
-    row is staged with a `__rejected` flag. Phase 2, over all staged rows at once: later
-    copies of the unique key. Phase 3: the valid rows streamed to one Parquet file."""
+    """Phase 1, per batch (two at a time, in threads): parse findings and the pandera
+    model's findings; the batch's valid rows are staged with their key's hash. Phase 2,
+    over the staged hashes of all files: later copies of the unique key. Phase 3: the
+    valid rows, less those copies, as the staged parts (or one Parquet file)."""
 
     def __init__(self, kind: Kind, work: Path) -> None:
         self.spec = kind.spec
