@@ -207,9 +207,9 @@ def canonicalize(frame: Frame, columns: tuple[ColumnSpec, ...], *, keep_raw: boo
     pass through. Works on a DataFrame or a LazyFrame.
 
     A DataFrame is read in two passes: the quick values first, then the steps, for the
-    columns where some cell was not read quickly (so a clean money or time column costs
-    a third of what the steps cost; the choice is per column of the frame, never per
-    row). A LazyFrame is one plan in which every cell not read quickly takes the steps.
+    columns where some cell was not read quickly (a clean time column skips the
+    fallback steps; the choice is per column of the frame, never per row). A LazyFrame
+    is one plan in which every cell not read quickly takes the steps.
     """
     names = [c.name for c in columns]
     parsers = {c.name: PARSERS[c.type] for c in columns}

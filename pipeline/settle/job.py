@@ -115,22 +115,15 @@ def run_settlement(
             # the two big statement writers never run together: each holds a few hundred
             # MB of buffers at 50 million rows. The ledger last, once the statement is in
             # place.
-            rounds = (
-                (
-                    lambda: write_parquet(staged.lines, folder / "statement.parquet"),
-                    lambda: write_csv(excluded, folder / "excluded.csv"),
-                ),
-                (
-                    lambda: write_csv(staged.lines, folder / "statement.csv", **CSV_FORMATS),
-                    lambda: _summary(period, staged.lines, excluded, inputs.results["orders"]),
-                ),
-            )
-            with ThreadPoolExecutor(2, thread_name_prefix="outputs") as pool:
-                results = []
-                for jobs in rounds:
-                    running = [pool.submit(job) for job in jobs]
-                    results.append([r.result() for r in running])
-            summary = results[1][1]
+            with ThreadPoolExecutor(1, thread_name_prefix="outputs") as pool:
+                beside = pool.submit(write_parquet, staged.lines, folder / "statement.parquet")
+                write_csv(excluded, folder / "excluded.csv")
+                beside.result()
+                beside = pool.submit(
+                    write_csv, staged.lines, folder / "statement.csv", **CSV_FORMATS
+                )
+                summary = _summary(period, staged.lines, excluded, inputs.results["orders"])
+                beside.result()
             if xlsx:
                 write_xlsx(
                     _for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id
