@@ -16,7 +16,14 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import EXIT_FILE, DoudianError
-from pipeline.options import encoding_arg, json_option, out_option, reading_options
+from pipeline.options import (
+    OPTION_NAMES,
+    encoding_arg,
+    json_option,
+    out_option,
+    reading_options,
+    show,
+)
 from schemas import KINDS
 
 
@@ -28,7 +35,7 @@ class DoudianGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DoudianError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {exc.render(OPTION_NAMES)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -74,7 +81,7 @@ def validate(
     Exit 0 when every row is valid, 3 when some were rejected, 1 when a file cannot be
     used at all.
     """
-    from pipeline import report
+    from pipeline.report import validation_report
     from pipeline.validate import validate_files
 
     result = validate_files(
@@ -87,8 +94,7 @@ def validate(
         sheet=sheet,
         shop_id=shop_id,
     )
-    click.echo(report.as_json(result) if as_json else report.as_text(result))
-    sys.exit(report.exit_code(result))
+    show(validation_report(result), as_json)
 
 
 @main.command()

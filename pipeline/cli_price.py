@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
-from pipeline.options import encoding_arg, json_option, out_option, reading_options
+from pipeline.options import encoding_arg, json_option, out_option, reading_options, show
 
 FILES = click.Path(dir_okay=False, path_type=str)
 
@@ -57,35 +54,16 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
     file (checked before any data is read), 1 when a file cannot be used.
     """
     from pipeline.inputs import staged_inputs
-    from pipeline.price.engine import decide
-    from pipeline.price.outputs import as_text, preview, write_outputs
+    from pipeline.price.job import price_inputs, require_costs
     from pipeline.price.rules import load_rules
 
     rules = load_rules(rules_path)
-    if rules.margin_rules and not costs:
-        names = ", ".join(f'"{n}"' for n in rules.margin_rules)
-        which = "rule" if len(rules.margin_rules) == 1 else "rules"
-        raise UsageError(
-            f"--costs is required: a min_margin guard applies to {which} {names}",
-            "pass the cost file with --costs FILE, or turn the guard off for a rule with min_margin = false",
-        )
-    folder = out / "price"
+    require_costs(rules, bool(costs))
     files = {"products": list(products), "costs": list(costs)}
     with staged_inputs(
-        files, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+        files, out / "price", encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
     ) as inputs:
-        decided = decide(inputs.frame("products"), inputs.frame("costs"), rules).collect()
-        rejected = inputs.rejected_rows
-    result = write_outputs(decided, folder, rules, dry_run=dry_run, rejected_rows=rejected)
-    if as_json:
-        click.echo(json.dumps(result.summary, ensure_ascii=False, indent=2, sort_keys=True))
-    else:
-        if dry_run:
-            click.echo(preview(decided))
-            click.echo()
-        click.echo(as_text(result))
-    blocked = sum(result.summary["blocked"].values())
-    sys.exit(EXIT_REJECTED if blocked or rejected else EXIT_OK)
+        show(price_inputs(inputs, rules, out, dry_run=dry_run), as_json)
 
 
 def register(main: click.Group, check: click.Group) -> None:

@@ -75,7 +75,7 @@ def run_command(config_path: Path, on: dt.datetime | None, log_format: str) -> N
     config = load_config(config_path)
     day = on.date() if on else dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     log = _logger(log_format)
-    steps = len(config.shops) * len(config.stages)
+    steps = len(config.shops)
     if sys.stderr.isatty() and log_format == "text":
         with click.progressbar(length=steps, label="doudian run", file=sys.stderr) as bar:
             report = run(config, day, lambda *a, **k: None, bar)

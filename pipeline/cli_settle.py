@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
-import polars as pl
 
-from pipeline.errors import EXIT_OK, EXIT_REJECTED, InputError, UsageError
-from pipeline.options import encoding_arg, out_option, policy_option, reading_options
+from pipeline.errors import UsageError
+from pipeline.options import encoding_arg, out_option, policy_option, reading_options, show
 
 FILES = click.Path(dir_okay=False, path_type=str)
 
@@ -83,44 +80,22 @@ def settle(
     were still settled), 1 when a file cannot be used, 2 on a usage error.
     """
     from pipeline.policy import load_policy
-    from pipeline.settle.job import run_settlement
+    from pipeline.settle.job import not_due, run_settlement
     from pipeline.settle.periods import Period
     from pipeline.settle.policy import SettlementPolicy
 
     if (on is None) == (period_text is None):
         raise UsageError("give exactly one of --on DATE and --period YYYY-MM-H1|H2")
-    if on is not None:
-        period = Period.due_on(on.date())
-        if period is None:
-            click.echo(
-                f"nothing is due on {on.date().isoformat()}: settlement runs on the 1st and the 16th"
-            )
-            sys.exit(EXIT_OK)
-    else:
-        period = Period.parse(period_text)
+    period = Period.due_on(on.date()) if on is not None else Period.parse(period_text)
+    if period is None:
+        show(not_due(on.date()))
     rates = SettlementPolicy.from_policy(load_policy(policy))
     result = run_settlement(
         period=period, out=out, orders=list(orders), after_sales=list(after_sales), products=list(products),
         commissions=list(commissions), policy=rates, encoding=encoding_arg(encoding), sheet=sheet,
         shop_id=shop_id, xlsx=xlsx,
     )  # fmt: skip
-    s = result.summary
-    lines = s["lines"]
-    click.echo(
-        f"{period.id}: window {s['window_start']} to {s['window_end']}, settles on {s['settle_date']}\n"
-        f"  {s['input_rows']:,} order rows: {s['rejected_rows']:,} rejected, "
-        f"{lines['sale']:,} sale, {lines['carry-over']:,} carry-over, {lines['clawback']:,} clawback lines, "
-        f"{sum(s['excluded'].values()):,} excluded\n"
-        f"  net {s['totals']['net'] / 100:,.2f} yuan ({s['totals']['net']} fen) over {len(s['per_shop'])} shop(s)\n"
-        f"  outputs: {result.folder}"
-    )
-    if result.stale:
-        names = ", ".join(p.id for p in result.stale)
-        click.echo(
-            f"warning: later periods were settled from the old {period.id} and are now stale: {names}",
-            err=True,
-        )
-    sys.exit(result.exit_code)
+    show(result.report)
 
 
 @click.command()
@@ -156,41 +131,14 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     differences or rejected bill rows.
     """
     from pipeline.inputs import staged_inputs
-    from pipeline.io.write import write_csv, write_json
-    from pipeline.reconcile import bill_in_cycle, summarize
-    from pipeline.reconcile import reconcile as match
-    from pipeline.settle.periods import Period
+    from pipeline.reconcile import read_statement, reconcile_inputs
 
-    summary_path = statement / "summary.json"
-    statement_path = statement / "statement.parquet"
-    if not summary_path.is_file() or not statement_path.is_file():
-        raise InputError(
-            str(statement), "is not a settled period (no summary.json and statement.parquet)"
-        )
-    period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
+    period, _ = read_statement(statement)
     folder = out / "reconciliation" / period.id
     with staged_inputs(
         {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
     ) as inputs:
-        rows = inputs.frame("bill")
-        total = rows.select(pl.len()).collect().item()
-        if not all_bill_rows:
-            rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
-        result = match(pl.scan_parquet(statement_path), rows).collect()
-        summary = summarize(result)
-        summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
-        write_csv(result, folder / "reconciliation.csv")
-        write_json(summary, folder / "summary.json")
-        rejected = inputs.rejected_rows
-    click.echo(
-        f"{period.id}: {summary['match']:,} match, {summary['amount-mismatch']:,} amount-mismatch, "
-        f"{summary['missing-in-bill']:,} missing-in-bill, {summary['unexpected-in-bill']:,} unexpected-in-bill; "
-        f"difference {summary['difference_total']} fen\n"
-        f"  {summary['bill_rows_outside_cycle']:,} bill rows outside the cycle {period.settle_date} to "
-        f"{period.next().settle_date} left out\n  outputs: {folder}"
-    )
-    differs = summary["match"] != len(result)
-    sys.exit(EXIT_REJECTED if differs or rejected else EXIT_OK)
+        show(reconcile_inputs(inputs, statement, out, all_bill_rows=all_bill_rows))
 
 
 def register(main: click.Group, check: click.Group) -> None:

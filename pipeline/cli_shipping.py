@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import sys
 import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
@@ -14,12 +12,17 @@ from pathlib import Path
 
 import click
 
-from pipeline import shipping
-from pipeline.errors import DoudianError, UsageError
-from pipeline.inputs import StagedInputs, staged_inputs
-from pipeline.io.write import write_csv, write_json, write_text, write_xlsx
-from pipeline.options import encoding_arg, json_option, out_option, policy_option, reading_options
-from pipeline.policy import load_policy
+from pipeline import shipping, shipping_job
+from pipeline.errors import UsageError
+from pipeline.inputs import staged_inputs
+from pipeline.options import (
+    encoding_arg,
+    json_option,
+    out_option,
+    policy_option,
+    reading_options,
+    show,
+)
 
 FILES = click.Path(dir_okay=True, path_type=str)
 
@@ -42,41 +45,6 @@ def _share_option(option: str, value: str | None) -> Fraction | None:
         return shipping.parse_share(value)
     except ValueError:
         raise UsageError(f"{option} {value}: must be a share between 0 and 1 (e.g. 0.5)") from None
-
-
-def _policy(spec: str | None) -> shipping.ShippingPolicy:
-    policy = load_policy(spec)
-    return shipping.ShippingPolicy.from_section(policy.name, policy.section("shipping"))
-
-
-def _one_shop(inputs: StagedInputs, *kinds: str) -> None:
-    shops = shipping.shop_ids(*(inputs.frame(k) for k in kinds))
-    if len(shops) > 1:
-        raise DoudianError(
-            f"the files hold {len(shops)} shops ({', '.join(shops)}): the spot share is per shop",
-            hint="run once per shop with that shop's files",
-        )
-
-
-def _rejected_note(inputs: StagedInputs, where: Path | None) -> str | None:
-    counts = [f"{k} {r.rejected}" for k, r in inputs.results.items() if r.rejected]
-    if not counts:
-        return None
-    place = f"see {where / 'rejected'}" if where else "pass --out DIR to see them"
-    return f"rejected rows (not counted): {', '.join(counts)}; {place}"
-
-
-def _pct(value: float | None) -> str:
-    return "n/a (no paid sub-orders in the window)" if value is None else f"{value:.4f}"
-
-
-def _share_line(share: shipping.SpotShare) -> str:
-    last_day = (share.window_end - dt.timedelta(days=1)).date()
-    return (
-        f"spot share {_pct(shipping.rounded_share(share.spot, share.total))}: "
-        f"{share.spot} spot of {share.total} paid sub-orders paid "
-        f"{share.window_start.date()} to {last_day} (China time); status {share.status}"
-    )
 
 
 @click.command("shipping-mode")
@@ -152,7 +120,7 @@ def shipping_mode(
         raise UsageError("--custom-keyword: must not be empty")
     floor = _share_option("--min-share", min_share)
     ratio = _share_option("--spot-stock-ratio", spot_stock_ratio)
-    rules = _policy(policy)
+    rules = shipping_job.shipping_policy(policy)
     stock_rule = (
         shipping.SpotStock(ratio=ratio)
         if ratio is not None
@@ -160,54 +128,23 @@ def shipping_mode(
         if spot_stock is not None
         else None
     )
-    stage = out / "shipping_mode"
     with staged_inputs(
         {"products": list(products), "orders": list(orders)},
-        stage,
+        out / "shipping_mode",
         encoding=encoding_arg(encoding),
         sheet=sheet,
         shop_id=shop_id,
     ) as inputs:
-        _one_shop(inputs, "products", "orders")
-        shipping.require_shipping_columns(inputs.frame("products"))
-        result = shipping.plan(
-            inputs.frame("products"),
-            inputs.frame("orders"),
+        result = shipping_job.shipping_mode(
+            inputs,
             as_of.date(),
+            out,
             rules,
             min_share=floor,
             spot_stock=stock_rule,
             keywords=tuple(k.strip() for k in custom_keywords) or None,
         )
-        note = _rejected_note(inputs, stage)
-
-    upload = shipping.upload_frame(result)
-    write_xlsx(upload, stage / "upload.xlsx", sheet="批量修改发货模式")
-    write_csv(upload, stage / "upload.csv")
-    write_text(shipping.payloads_frame(result).write_ndjson(), stage / "payloads.jsonl")
-    write_csv(shipping.skipped_frame(result), stage / "skipped.csv")
-    summary = shipping.summary(result)
-    write_json(summary, stage / "summary.json")
-
-    if as_json:
-        click.echo(json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=2))
-    else:
-        changed, skipped = summary["changed"], summary["skipped"]
-        reasons = ", ".join(f"{k} {n}" for k, n in skipped.items())
-        click.echo(_share_line(result.share))
-        click.echo(
-            f"projected spot share {_pct(result.projected_share)} (floor {float(result.min_share):.4f})"
-        )
-        click.echo(
-            f"changed: {changed['tiered']} to 阶梯发货, {changed['presale']} to 全款预售; "
-            f"skipped: {sum(skipped.values())}{f' ({reasons})' if reasons else ''}; "
-            f"unchanged: {summary['unchanged']}"
-        )
-        click.echo(f"written to {stage}")
-    if note:
-        click.echo(note, err=True)
-    code = shipping.exit_code(result)
-    sys.exit(max(code, shipping.EXIT_WARNING) if note and code == shipping.EXIT_OK else code)
+    show(result, as_json)
 
 
 @contextlib.contextmanager
@@ -253,7 +190,7 @@ def tiered_shipping(
     Exit 0 ok (share >= 55%), 3 warning (>= 50%), 4 ineligible (< 50%); the numbers
     come from the policy.
     """
-    rules = _policy(policy)
+    rules = shipping_job.shipping_policy(policy)
     with (
         _stage_dir(out) as stage,
         staged_inputs(
@@ -264,16 +201,10 @@ def tiered_shipping(
             shop_id=shop_id,
         ) as inputs,
     ):
-        _one_shop(inputs, "orders")
-        share = shipping.measure(inputs.frame("orders"), as_of.date(), rules)
-        note = _rejected_note(inputs, stage if out is not None else None)
-    if as_json:
-        click.echo(json.dumps(share.as_dict(), ensure_ascii=False, sort_keys=True, indent=2))
-    else:
-        click.echo(_share_line(share))
-    if note:
-        click.echo(note, err=True)
-    sys.exit(shipping.status_exit_code(share))
+        result = shipping_job.tiered_shipping(
+            inputs, as_of.date(), rules, stage if out is not None else None
+        )
+    show(result, as_json)
 
 
 def register(main: click.Group, check: click.Group) -> None:

@@ -3,6 +3,9 @@ codes; nothing below the CLI prints or exits."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 #: Exit codes, documented in the README.
 EXIT_OK = 0
 EXIT_FILE = 1  # a file (or stage) cannot be used at all
@@ -11,8 +14,15 @@ EXIT_REJECTED = 3  # done, but some rows were rejected (or a warning status)
 EXIT_INELIGIBLE = 4  # a check's verdict: not eligible (阶梯发货), or a refused category
 
 
+#: A setting named in a message or hint: `{opt:policy}`. The library never names a
+#: command-line flag; whoever called it says where the setting came from (`render`).
+SETTING = re.compile(r"\{opt:([a-z_]+)\}")
+
+
 class DoudianError(Exception):
-    """Base of the errors a user can cause."""
+    """Base of the errors a user can cause. A message or hint names a setting as
+    `{opt:policy}`; `render` shows it as the caller names it (`--policy` on the command
+    line, `policy` of the config file in `doudian run`)."""
 
     exit_code = EXIT_FILE
 
@@ -21,8 +31,20 @@ class DoudianError(Exception):
         self.message = message
         self.hint = hint
 
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message and hint with each setting shown by its name in `names` (a CLI
+        flag, or a config key); a setting missing from `names` is shown as itself."""
+
+        def name(setting: str) -> str:
+            return names.get(setting, setting)
+
+        message = SETTING.sub(lambda m: name(m.group(1)), self.message)
+        if not self.hint:
+            return message
+        return f"{message}\n  hint: {SETTING.sub(lambda m: name(m.group(1)), self.hint)}"
+
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+        return self.render({})
 
 
 class InputError(DoudianError):

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.io.write import scratch_folder
+from pipeline.errors import InputError
+from pipeline.io.write import atomic_path, scratch_folder
 from pipeline.validate import ValidationResult, validate_files
 from schemas import KINDS
 
@@ -52,6 +54,73 @@ class StagedInputs:
     @property
     def rejected_rows(self) -> int:
         return sum(r.rejected for r in self.results.values())
+
+    def publish(self, stage_dir: Path) -> None:
+        """Put each kind's findings files in `stage_dir/rejected/` and
+        `stage_dir/warnings/` (copies, when they were staged elsewhere)."""
+        for kind, result in self.results.items():
+            for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):
+                source, final = getattr(result, attr), stage_dir / folder / f"{kind}.csv"
+                if source != final:
+                    with atomic_path(final) as tmp:
+                        shutil.copyfile(source, tmp)
+
+
+@dataclass
+class ShopInputs:
+    """Each kind of one shop's exports, validated once (`stage_shop`): the valid rows of
+    the kinds that could be read, and the error of each kind that could not."""
+
+    results: dict[str, ValidationResult]
+    errors: dict[str, InputError]
+
+    def input_rows(self) -> dict[str, int]:
+        """Rows of each file that was read (resolved path -> rows)."""
+        return {str(Path(f.path).resolve()): f.rows for r in self.results.values() for f in r.files}
+
+    def view(self, kinds: Collection[str]) -> StagedInputs:
+        """The inputs of a stage that reads `kinds`; raises the error of the first of them
+        that could not be read."""
+        for kind in kinds:
+            if kind in self.errors:
+                raise self.errors[kind]
+        return StagedInputs({k: self.results[k] for k in kinds if k in self.results}, Path())
+
+
+def stage_shop(
+    files: dict[str, list[str]],
+    staging: Path,
+    *,
+    valid_dir: Path | None,
+    encoding: str | None = None,
+    shop_id: str | None = None,
+) -> ShopInputs:
+    """Validate each kind's files once into `staging` (a folder that outlives the call),
+    every cell checked, as `doudian validate` does. With `valid_dir` (the validate
+    stage's folder), the valid rows and the findings are also written there as
+    `doudian validate` writes them."""
+    results: dict[str, ValidationResult] = {}
+    errors: dict[str, InputError] = {}
+    for kind, paths in files.items():
+        if not paths:
+            continue
+        findings = valid_dir if valid_dir is not None else staging / "findings"
+        work = staging / kind
+        work.mkdir(parents=True)
+        try:
+            results[kind] = validate_files(
+                kind,
+                list(paths),
+                valid_path=None if valid_dir is None else valid_dir / "valid" / f"{kind}.parquet",
+                workdir=work,
+                rejected_path=findings / "rejected" / f"{kind}.csv",
+                warnings_path=findings / "warnings" / f"{kind}.csv",
+                encoding=encoding,
+                shop_id=shop_id,
+            )
+        except InputError as exc:
+            errors[kind] = exc
+    return ShopInputs(results, errors)
 
 
 @contextlib.contextmanager

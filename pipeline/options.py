@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+
+from pipeline.errors import SETTING
+from pipeline.outcome import StageResult, render
+
+#: How the command line names each setting a library error may name (`{opt:...}`).
+OPTION_NAMES: dict[str, str] = {
+    "policy": "--policy",
+    "period": "--period",
+    "shop_id": "--shop-id",
+    "encoding": "--encoding",
+    "rules": "--rules",
+    "min_share": "--min-share",
+    "config": "--config",
+    "out": "--out",
+    "costs": "--costs",
+}
 
 
 def reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,3 +75,12 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def encoding_arg(encoding: str) -> str | None:
     return None if encoding == "auto" else encoding
+
+
+def show(result: StageResult, as_json: bool = False) -> NoReturn:
+    """Print a stage's result (text, or its summary as JSON), its notes on stderr, and
+    exit with its status's code."""
+    click.echo(render(result, as_json))
+    for note in result.notes:
+        click.echo(SETTING.sub(lambda m: OPTION_NAMES.get(m.group(1), m.group(1)), note), err=True)
+    sys.exit(result.exit_code)

@@ -33,7 +33,7 @@ class Policy:
         try:
             return self.data[name]
         except KeyError:
-            raise UsageError(f"--policy {self.name}: has no [{name}] section") from None
+            raise UsageError(f"{{opt:policy}} {self.name}: has no [{name}] section") from None
 
 
 def shipped_names() -> list[str]:
@@ -73,16 +73,16 @@ def load_policy(spec: str | None = None) -> Policy:
     path = Path(spec)
     if not path.is_file():
         raise UsageError(
-            f"--policy {spec}: no such file, and not a shipped policy (shipped: {', '.join(names)})"
+            f"{{opt:policy}} {spec}: no such file, and not a shipped policy (shipped: {', '.join(names)})"
         )
     try:
         user = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--policy {spec}: not a valid TOML file ({exc})") from None
+        raise UsageError(f"{{opt:policy}} {spec}: not a valid TOML file ({exc})") from None
     base_name = user.pop("extends", DEFAULT)
     if base_name not in names:
         raise UsageError(
-            f"--policy {spec}: extends unknown policy {base_name!r} (shipped: {', '.join(names)})"
+            f"{{opt:policy}} {spec}: extends unknown policy {base_name!r} (shipped: {', '.join(names)})"
         )
     base = load_policy(base_name)
     return Policy(str(path), merge(base.data, user))

@@ -7,8 +7,16 @@ as 0). Each sub-order is `match`, `amount-mismatch`, `missing-in-bill` or
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import polars as pl
+
+from pipeline.errors import InputError
+from pipeline.inputs import StagedInputs
+from pipeline.io.write import write_csv, write_json
+from pipeline.outcome import StageResult
+from pipeline.settle.periods import Period
 
 STATUSES = ("match", "amount-mismatch", "missing-in-bill", "unexpected-in-bill")
 
@@ -54,3 +62,47 @@ def summarize(rows: pl.DataFrame) -> dict[str, int]:
     summary = {s: int(found.get(s, 0)) for s in STATUSES}
     summary["difference_total"] = int(rows.get_column("difference").sum())
     return summary
+
+
+def read_statement(statement: Path) -> tuple[Period, Path]:
+    """A settled period's folder: its period and its statement.parquet."""
+    summary_path = statement / "summary.json"
+    statement_path = statement / "statement.parquet"
+    if not summary_path.is_file() or not statement_path.is_file():
+        raise InputError(
+            str(statement), "is not a settled period (no summary.json and statement.parquet)"
+        )
+    period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
+    return period, statement_path
+
+
+def reconcile_inputs(
+    inputs: StagedInputs, statement: Path, out: Path, *, all_bill_rows: bool = False
+) -> StageResult:
+    """Match the statement of a settled period (its folder `statement`) against the
+    validated bill rows; write OUT/reconciliation/PERIOD/ (reconciliation.csv,
+    summary.json, the bill's findings). By default only the bill rows of the period's
+    settlement cycle are matched."""
+    period, statement_path = read_statement(statement)
+    folder = out / "reconciliation" / period.id
+    inputs.publish(folder)
+    rows = inputs.frame("bill")
+    total = rows.select(pl.len()).collect().item()
+    if not all_bill_rows:
+        rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
+    result = reconcile(pl.scan_parquet(statement_path), rows).collect()
+    summary = summarize(result)
+    summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
+    write_csv(result, folder / "reconciliation.csv")
+    write_json(summary, folder / "summary.json")
+    text = [
+        f"{period.id}: {summary['match']:,} match, {summary['amount-mismatch']:,} amount-mismatch, "
+        f"{summary['missing-in-bill']:,} missing-in-bill, {summary['unexpected-in-bill']:,} unexpected-in-bill; "
+        f"difference {summary['difference_total']} fen",
+        f"  {summary['bill_rows_outside_cycle']:,} bill rows outside the cycle {period.settle_date} to "
+        f"{period.next().settle_date} left out",
+        f"  outputs: {folder}",
+    ]
+    differs = summary["match"] != len(result)
+    status = "attention" if differs or inputs.rejected_rows else "ok"
+    return StageResult("reconcile", status, summary, text, [folder])

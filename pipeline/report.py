@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 from pipeline.errors import EXIT_OK, EXIT_REJECTED
+from pipeline.outcome import StageResult
 from pipeline.validate import FileResult, ValidationResult
 
 
@@ -81,3 +82,12 @@ def as_text(result: ValidationResult) -> str:
         f"warnings:   {result.warnings_path}",
     ]
     return "\n".join(lines)
+
+
+def validation_report(result: ValidationResult) -> StageResult:
+    """A validation as a stage's result: attention when some row was rejected."""
+    outputs = [p for p in (result.valid_path, result.rejected_path, result.warnings_path) if p]
+    status = "attention" if result.rejected else "ok"
+    return StageResult(
+        "validate", status, as_dict(result), as_text(result).split("\n"), outputs, [], result
+    )

@@ -1,10 +1,12 @@
 """`doudian run`: one cron entry for all stages, over the shops of a config file.
 
-For each shop, in the config's order, each configured stage runs in this process through
-the same command line a user would type (so a run does exactly what the commands do),
-and its outcome is recorded; one shop's bad file does not stop the others. A lock per
-output root keeps two runs apart; leftovers of a killed run are cleared first; every
-file is written atomically; `manifest.json` records what went in and came out.
+For each shop, in the config's order, each configured kind of export is read and
+validated once (`pipeline.inputs.stage_shop`), and each configured stage is called on
+those validated rows, as the commands call them; its outcome is recorded; one shop's
+bad file does not stop the others. `run_shop` is a plain call per shop (config, shop,
+date in; `ShopOutcome` out). A lock per output root keeps two runs apart; leftovers of a
+killed run are cleared first; every file is written atomically; `manifest.json`, written
+last, records what went in and came out.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import datetime as dt
 import fcntl
 import glob
 import hashlib
-import io
 import json
 import os
 import re
@@ -22,16 +23,18 @@ import shutil
 import socket
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import polars as pl
 
 from pipeline import __version__, faults
-from pipeline.errors import EXIT_FILE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError
-from pipeline.io.write import write_json
+from pipeline.errors import EXIT_FILE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError, first_line
+from pipeline.inputs import ShopInputs, stage_shop
+from pipeline.io.write import scratch_folder, write_json
+from pipeline.outcome import STATUS_EXIT, StageResult
 
 #: A second run while one holds the lock exits with this code (EX_TEMPFAIL: try later).
 EXIT_LOCKED = 75
@@ -50,6 +53,7 @@ FILE_KEYS = {
     "commissions": "commissions",
     "bill": "bill",
 }
+ENCODINGS = ("utf-8", "gb18030", "gbk")
 SHOP_ID = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 
 
@@ -62,6 +66,8 @@ class ShopConfig:
     id: str
     patterns: dict[str, list[str]]  # config key -> absolute glob patterns
     price_rules: Path | None = None
+    #: config key -> the files the patterns matched (filled by `run_shop`)
+    files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class RunConfig:
 
 def load_config(path: Path) -> RunConfig:
     """Read and check a config file; every problem is a UsageError naming the key."""
-    where = f"--config {path}"
+    where = f"{{opt:config}} {path}"
     try:
         raw_bytes = path.read_bytes()
         data = tomllib.loads(raw_bytes.decode("utf-8"))
@@ -98,6 +104,11 @@ def load_config(path: Path) -> RunConfig:
     for stage in stages:
         if stage not in STAGES:
             raise UsageError(f"{where}: unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+    encoding = data.get("encoding")
+    if encoding is not None and encoding not in ENCODINGS:
+        raise UsageError(
+            f"{where}: 'encoding' must be one of {', '.join(ENCODINGS)} (got {encoding!r})"
+        )
     policy = data.get("policy")
     if policy is not None and (base / policy).is_file():
         policy = os.path.normpath(base / policy)
@@ -134,7 +145,7 @@ def load_config(path: Path) -> RunConfig:
         policy=policy,
         stages=tuple(stages),
         shops=tuple(shops),
-        encoding=data.get("encoding"),
+        encoding=encoding,
     )
 
 
@@ -212,25 +223,6 @@ def clear_leftovers(root: Path) -> int:
     return removed
 
 
-def _invoke(args: list[str]) -> tuple[int, str, str]:
-    """Run `doudian ARGS` in this process; (exit code, stdout, stderr)."""
-    from pipeline.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            result = main.main(args=args, prog_name="doudian", standalone_mode=False)
-            code = result if isinstance(result, int) else EXIT_OK
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else EXIT_FILE
-        except click.ClickException as exc:
-            exc.show()
-            code = exc.exit_code
-        except click.exceptions.Exit as exc:
-            code = exc.exit_code
-    return code, out.getvalue(), err.getvalue()
-
-
 def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     """(files, patterns that matched nothing), files sorted within each pattern."""
     files: list[str] = []
@@ -247,133 +239,214 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     return files, missing
 
 
-class Runner:
-    def __init__(self, config: RunConfig, on: dt.date, log: Any) -> None:
-        self.config = config
-        self.on = on
-        self.log = log
-        self.report = RunReport()
+#: The kinds of export each stage reads, in the order they are checked.
+STAGE_KINDS: dict[str, tuple[str, ...]] = {
+    "settle": ("orders", "after-sales", "products", "commissions"),
+    "reconcile": ("bill",),
+    "shipping-mode": ("products", "orders"),
+    "price": ("products", "costs"),
+    "check-tiered-shipping": ("orders",),
+}
 
-    def args_for(
-        self, shop: ShopConfig, stage: str, files: dict[str, list[str]]
-    ) -> list[str] | str:
-        """The command line of a stage, or why it does not apply (skipped)."""
-        out = str(self.config.output / shop.id)
-        common = ["--shop-id", shop.id] + (
-            ["--encoding", self.config.encoding] if self.config.encoding else []
-        )
-        policy = ["--policy", self.config.policy] if self.config.policy else []
-        day = self.on.isoformat()
 
-        def opts(key: str, option: str) -> list[str]:
-            return [x for f in files.get(key, []) for x in (option, f)]
+@dataclass
+class ShopOutcome:
+    """What `run_shop` did for one shop: each stage's outcome, and the rows of each input
+    file that was validated (path -> rows)."""
 
-        if stage == "settle":
-            if not files.get("orders"):
-                return "no orders configured"
-            return ["settle", "--on", day, "--out", out, *opts("orders", "--orders"),
-                    *opts("after_sales", "--after-sales"), *opts("products", "--products"),
-                    *opts("commissions", "--commissions"), *policy, *common]  # fmt: skip
-        if stage == "reconcile":
-            from pipeline.settle.periods import Period
+    shop: str
+    outcomes: list[StageOutcome]
+    input_rows: dict[str, int] = field(default_factory=dict)
 
-            period = Period.due_on(self.on)
-            if period is None:
-                return "not-due"
-            if not files.get("bill"):
-                return "no bill configured"
-            statement = self.config.output / shop.id / "settlement" / period.id
-            if not (statement / "summary.json").is_file():
-                return f"no statement for {period.id}"
-            return [
-                "reconcile",
-                "--statement",
-                str(statement),
-                "--out",
-                out,
-                *opts("bill", "--bill"),
-                *common,
-            ]
-        if stage == "shipping-mode":
-            if not files.get("products") or not files.get("orders"):
-                return "needs products and orders"
-            return ["shipping-mode", "--as-of", day, "--out", out, *opts("products", "--products"),
-                    *opts("orders", "--orders"), *policy, *common]  # fmt: skip
-        if stage == "price":
-            if shop.price_rules is None or not files.get("products"):
-                return "needs price_rules and products"
-            return ["price", "--rules", str(shop.price_rules), "--out", out, *opts("products", "--products"),
-                    *opts("costs", "--costs"), *common]  # fmt: skip
-        if stage == "check-tiered-shipping":
-            if not files.get("orders"):
-                return "no orders configured"
-            return ["check", "tiered-shipping", "--as-of", day, *opts("orders", "--orders"), *policy,
-                    "--shop-id", shop.id]  # fmt: skip
-        raise AssertionError(stage)
 
-    def run_shop(self, shop: ShopConfig, progress: Any) -> None:
-        files: dict[str, list[str]] = {}
-        missing: list[str] = []
-        for key, patterns in shop.patterns.items():
-            files[key], gone = _expand(patterns)
-            missing += gone
-        for stage in self.config.stages:
-            started = time.monotonic()
-            if missing:
-                outcome = StageOutcome(
-                    shop.id, stage, "failed", EXIT_FILE, f"no file matches {', '.join(missing)}"
-                )
-            elif stage == "validate":
-                outcome = self._validate(shop, files)
-            else:
-                args = self.args_for(shop, stage, files)
-                outcome = self._outcome(shop, stage, args)
-            outcome.seconds = round(time.monotonic() - started, 3)
-            self.report.outcomes.append(outcome)
-            self.log(
-                "error" if outcome.outcome == "failed" else "info",
-                shop.id, stage, f"{outcome.outcome}: {outcome.message}", seconds=outcome.seconds,
-            )  # fmt: skip
-            faults.point(f"after-{stage}")
-            progress.update(1)
+class _Shop:
+    """One shop's run: its files, its inputs validated once, its stages' outcomes."""
 
-    def _validate(self, shop: ShopConfig, files: dict[str, list[str]]) -> StageOutcome:
+    def __init__(self, config: RunConfig, shop: ShopConfig, on: dt.date) -> None:
+        self.config, self.shop, self.on = config, shop, on
+        self.out = config.output / shop.id
+        self.files = {FILE_KEYS[k]: v for k, v in shop.files.items()}
+        self.names = config_names(config)
+        self.inputs: ShopInputs | None = None
+        self.outcomes: dict[str, StageOutcome] = {}
+
+    def given(self, *kinds: str) -> bool:
+        return all(self.files.get(k) for k in kinds)
+
+    def view(self, stage: str) -> Any:
+        assert self.inputs is not None
+        return self.inputs.view(STAGE_KINDS[stage])
+
+    def call(self, stage: str) -> StageOutcome:
+        """The stage's outcome; a stage that cannot run says why (skipped, not-due);
+        the errors a user can cause are its failed outcome."""
+        try:
+            result = getattr(self, "_" + stage.replace("-", "_"))()
+        except DoudianError as exc:
+            code = exc.exit_code
+            return StageOutcome(self.shop.id, stage, "failed", code, _line(exc.render(self.names)))
+        except Exception as exc:  # a bug of ours: this shop's stage fails, the run goes on
+            if os.environ.get("DOUDIAN_DEBUG"):
+                raise
+            message = f"internal error ({type(exc).__name__}: {first_line(exc)})"
+            return StageOutcome(self.shop.id, stage, "failed", EXIT_FILE, message)
+        if isinstance(result, StageOutcome):
+            return result
+        return _stage_outcome(self.shop.id, stage, result)
+
+    def skipped(self, stage: str, why: str) -> StageOutcome:
+        return StageOutcome(self.shop.id, stage, "skipped", EXIT_OK, why)
+
+    def not_due(self, stage: str) -> StageOutcome:
+        return StageOutcome(self.shop.id, stage, "not-due", EXIT_OK, "nothing is due today")
+
+    def _validate(self) -> StageOutcome:
+        assert self.inputs is not None
         codes, notes = [], []
-        for key, kind in FILE_KEYS.items():
-            if not files.get(key):
+        for kind in FILE_KEYS.values():
+            if not self.files.get(kind):
                 continue
-            out = str(self.config.output / shop.id / "validate")
-            args = ["validate", kind, *files[key], "--out", out, "--json", "--shop-id", shop.id]
-            if self.config.encoding:
-                args += ["--encoding", self.config.encoding]
-            code, stdout, stderr = _invoke(args)
-            codes.append(code)
-            if code in (EXIT_OK, EXIT_REJECTED):
-                summary = json.loads(stdout)
-                for f in summary["files"]:
-                    self.report.input_rows[str(Path(f["file"]).resolve())] = f["rows"]
-                notes.append(f"{kind} {summary['valid']:,}/{summary['rows']:,} valid")
-            else:
-                notes.append(f"{kind}: {_first_line(stderr)}")
+            if kind in self.inputs.errors:
+                codes.append(self.inputs.errors[kind].exit_code)
+                notes.append(f"{kind}: {_line(self.inputs.errors[kind].render(self.names))}")
+                continue
+            result = self.inputs.results[kind]
+            codes.append(EXIT_REJECTED if result.rejected else EXIT_OK)
+            notes.append(f"{kind} {result.valid:,}/{result.rows:,} valid")
         if not codes:
-            return StageOutcome(shop.id, "validate", "skipped", EXIT_OK, "no files configured")
+            return self.skipped("validate", "no files configured")
         worst = EXIT_FILE if any(c not in (EXIT_OK, EXIT_REJECTED) for c in codes) else max(codes)
-        return StageOutcome(shop.id, "validate", _outcome_name(worst), worst, "; ".join(notes))
+        return StageOutcome(self.shop.id, "validate", _outcome_name(worst), worst, "; ".join(notes))
 
-    def _outcome(self, shop: ShopConfig, stage: str, args: list[str] | str) -> StageOutcome:
-        if isinstance(args, str):
-            kind = "not-due" if args == "not-due" else "skipped"
-            return StageOutcome(
-                shop.id, stage, kind, EXIT_OK, "nothing is due today" if kind == "not-due" else args
-            )
-        code, stdout, stderr = _invoke(args)
-        text = [line.strip() for line in stdout.strip().splitlines() if line.strip()]
-        message = (
-            _first_line(stderr) if code not in (EXIT_OK, EXIT_REJECTED, 4) else "; ".join(text[:2])
+    def _settle(self) -> StageResult | StageOutcome:
+        from pipeline.policy import load_policy
+        from pipeline.settle.job import settle_inputs
+        from pipeline.settle.periods import Period
+        from pipeline.settle.policy import SettlementPolicy
+
+        if not self.given("orders"):
+            return self.skipped("settle", "no orders configured")
+        period = Period.due_on(self.on)
+        if period is None:
+            return self.not_due("settle")
+        rates = SettlementPolicy.from_policy(load_policy(self.config.policy))
+        return settle_inputs(self.view("settle"), period=period, out=self.out, policy=rates).report
+
+    def _reconcile(self) -> StageResult | StageOutcome:
+        from pipeline.reconcile import reconcile_inputs
+        from pipeline.settle.periods import Period
+
+        period = Period.due_on(self.on)
+        if period is None:
+            return self.not_due("reconcile")
+        if not self.given("bill"):
+            return self.skipped("reconcile", "no bill configured")
+        settled = self.outcomes.get("settle")
+        if settled is not None and settled.outcome == "failed":
+            return self.skipped("reconcile", f"settle failed: no current statement for {period.id}")
+        statement = self.out / "settlement" / period.id
+        if not (statement / "summary.json").is_file():
+            return self.skipped("reconcile", f"no statement for {period.id}")
+        return reconcile_inputs(self.view("reconcile"), statement, self.out)
+
+    def _shipping_mode(self) -> StageResult | StageOutcome:
+        from pipeline import shipping_job
+
+        if not self.given("products", "orders"):
+            return self.skipped("shipping-mode", "needs products and orders")
+        rules = shipping_job.shipping_policy(self.config.policy)
+        return shipping_job.shipping_mode(self.view("shipping-mode"), self.on, self.out, rules)
+
+    def _price(self) -> StageResult | StageOutcome:
+        from pipeline.price.job import price_inputs, require_costs
+        from pipeline.price.rules import load_rules
+
+        if self.shop.price_rules is None or not self.given("products"):
+            return self.skipped("price", "needs price_rules and products")
+        rules = load_rules(self.shop.price_rules)
+        require_costs(rules, self.given("costs"))
+        return price_inputs(self.view("price"), rules, self.out)
+
+    def _check_tiered_shipping(self) -> StageResult | StageOutcome:
+        from pipeline import shipping_job
+
+        if not self.given("orders"):
+            return self.skipped("check-tiered-shipping", "no orders configured")
+        rules = shipping_job.shipping_policy(self.config.policy)
+        return shipping_job.tiered_shipping(
+            self.view("check-tiered-shipping"), self.on, rules, None
         )
-        if stage == "settle" and stdout.startswith("nothing is due"):
-            return StageOutcome(shop.id, stage, "not-due", code, "nothing is due today")
-        return StageOutcome(shop.id, stage, _outcome_name(code), code, message)
+
+    def run(self, missing: list[str], on_stage: Callable[[StageOutcome], None]) -> ShopOutcome:
+        outcome = ShopOutcome(self.shop.id, [])
+        valid_dir = self.out / "validate" if "validate" in self.config.stages else None
+        with contextlib.ExitStack() as stack:
+            if not missing:
+                staging = stack.enter_context(scratch_folder(self.out, ".staging-"))
+                self.inputs = stage_shop(
+                    self.files, staging, valid_dir=valid_dir, encoding=self.config.encoding,
+                    shop_id=self.shop.id,
+                )  # fmt: skip
+                if valid_dir is not None:
+                    outcome.input_rows = self.inputs.input_rows()
+            for stage in self.config.stages:
+                started = time.monotonic()
+                if missing:
+                    result = StageOutcome(
+                        self.shop.id,
+                        stage,
+                        "failed",
+                        EXIT_FILE,
+                        f"no file matches {', '.join(missing)}",
+                    )
+                else:
+                    result = self.call(stage)
+                result.seconds = round(time.monotonic() - started, 3)
+                self.outcomes[stage] = result
+                outcome.outcomes.append(result)
+                on_stage(result)
+                faults.point(f"after-{stage}")
+        return outcome
+
+
+def run_shop(
+    config: RunConfig,
+    shop: ShopConfig,
+    on: dt.date,
+    on_stage: Callable[[StageOutcome], None] = lambda outcome: None,
+) -> ShopOutcome:
+    """Run every configured stage of one shop: a plain call (its arguments and result
+    pickle), writing only under the shop's own output folder. `on_stage` hears of each
+    stage's outcome as it ends."""
+    files: dict[str, list[str]] = {}
+    missing: list[str] = []
+    for key, patterns in shop.patterns.items():
+        files[key], gone = _expand(patterns)
+        missing += gone
+    resolved = ShopConfig(shop.id, shop.patterns, shop.price_rules, files)
+    return _Shop(config, resolved, on).run(missing, on_stage)
+
+
+def config_names(config: RunConfig) -> dict[str, str]:
+    """How a run's messages name each setting: by its key in the config file."""
+    name = config.path.name
+    return {
+        "policy": f"{name}: policy",
+        "encoding": f"{name}: encoding",
+        "rules": f"{name}: price_rules",
+        "costs": "costs (in the shop's files)",
+        "shop_id": f"{name}: id",
+        "out": f"{name}: output",
+        "config": "--config",
+        "period": "the period due",
+    }
+
+
+def _stage_outcome(shop: str, stage: str, result: StageResult) -> StageOutcome:
+    """A stage's result as the run records it (a check's `ineligible` is `attention`
+    with exit 4)."""
+    outcome = "attention" if result.status == "ineligible" else result.status
+    return StageOutcome(shop, stage, outcome, STATUS_EXIT[result.status][0], result.message)
 
 
 def _outcome_name(code: int) -> str:
@@ -384,9 +457,9 @@ def _outcome_name(code: int) -> str:
     return "failed"
 
 
-def _first_line(text: str) -> str:
+def _line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0].removeprefix("Error: ") if lines else "(no message)"
+    return lines[0] if lines else "(no message)"
 
 
 def _sha256(path: Path) -> str:
@@ -411,7 +484,9 @@ def _rows(path: Path) -> int | None:
     return None
 
 
-def manifest(config: RunConfig, runner: Runner, started: str, seconds: float) -> dict[str, Any]:
+def manifest(
+    config: RunConfig, on: dt.date, report: RunReport, started: str, seconds: float
+) -> dict[str, Any]:
     inputs = []
     seen: set[str] = set()
     for shop in config.shops:
@@ -423,7 +498,7 @@ def manifest(config: RunConfig, runner: Runner, started: str, seconds: float) ->
                 seen.add(str(p))
                 inputs.append({
                     "path": f, "size": p.stat().st_size, "sha256": _sha256(p),
-                    "rows": runner.report.input_rows.get(str(p)),
+                    "rows": report.input_rows.get(str(p)),
                 })  # fmt: skip
     outputs = []
     for p in sorted(config.output.rglob("*")):
@@ -439,20 +514,34 @@ def manifest(config: RunConfig, runner: Runner, started: str, seconds: float) ->
         "tool": "doudian-batch",
         "version": __version__,
         "config": {"path": str(config.path), "sha256": config.sha256},
-        "run_date": runner.on.isoformat(),
+        "run_date": on.isoformat(),
         "started_at": started,
         "seconds": round(seconds, 3),
-        "exit_code": runner.report.exit_code,
-        "stages": [asdict(o) for o in runner.report.outcomes],
+        "exit_code": report.exit_code,
+        "stages": [asdict(o) for o in report.outcomes],
         "inputs": inputs,
         "outputs": outputs,
     }
 
 
-def run(config: RunConfig, on: dt.date, log: Any, progress: Any) -> RunReport:
-    """Run every configured stage of every shop; write the manifest. Raises RunLocked
-    when another run holds the output root."""
-    runner = Runner(config, on, log)
+#: An engine runs `run_shop(config, shop, on)` for each shop and yields the outcomes in
+#: the shops' order, telling `on_stage` of each stage's outcome (as it ends, or when
+#: the shop's outcome comes back).
+Engine = Callable[[RunConfig, dt.date, Callable[[StageOutcome], None]], Any]
+
+
+def local_engine(config: RunConfig, on: dt.date, on_stage: Callable[[StageOutcome], None]) -> Any:
+    """The shops one after another in this process."""
+    for shop in config.shops:
+        yield run_shop(config, shop, on, on_stage)
+
+
+def run(
+    config: RunConfig, on: dt.date, log: Any, progress: Any, engine: Engine = local_engine
+) -> RunReport:
+    """Run every configured stage of every shop; write the manifest, last. Raises
+    RunLocked when another run holds the output root."""
+    report = RunReport()
     with output_lock(config.output, log):
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         clock = time.monotonic()
@@ -471,9 +560,17 @@ def run(config: RunConfig, on: dt.date, log: Any, progress: Any) -> RunReport:
                 None,
                 f"removed {removed} temporary file(s) left by a run that did not finish",
             )
-        for shop in config.shops:
-            runner.run_shop(shop, progress)
+
+        def log_stage(o: StageOutcome) -> None:
+            level = "error" if o.outcome == "failed" else "info"
+            log(level, o.shop, o.stage, f"{o.outcome}: {o.message}", seconds=o.seconds)
+
+        for shop in engine(config, on, log_stage):
+            report.outcomes += shop.outcomes
+            report.input_rows.update(shop.input_rows)
+            progress.update(1)
         write_json(
-            manifest(config, runner, started, time.monotonic() - clock), config.output / MANIFEST
+            manifest(config, on, report, started, time.monotonic() - clock),
+            config.output / MANIFEST,
         )
-    return runner.report
+    return report

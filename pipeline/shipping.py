@@ -99,7 +99,7 @@ class ShippingPolicy:
         """Checks every key; a bad one raises UsageError naming the policy and key."""
 
         def fail(key: str, problem: str) -> UsageError:
-            return UsageError(f"--policy {name}: [shipping] {key}: {problem}")
+            return UsageError(f"{{opt:policy}} {name}: [shipping] {key}: {problem}")
 
         def integer(key: str, low: int) -> int:
             value = section.get(key)

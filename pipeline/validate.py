@@ -136,7 +136,8 @@ def validate_files(
         if valid_path is not None:
             with atomic_path(valid_path) as tmp:
                 pl.concat(parts).sink_parquet(tmp, compression="zstd")
-            parts = [pl.scan_parquet(valid_path)]
+            if workdir is None:  # the staged parts go with the scratch folder
+                parts = [pl.scan_parquet(valid_path)]
         checker.write_findings(duplicates, rejected_path, warnings_path)
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
 
@@ -149,7 +150,7 @@ def _read_error(exc: Exception) -> tuple[str, str | None]:
         return (
             "it is not valid UTF-8 text after the header (another encoding, mixed encodings, "
             "or a file cut off in the middle of a character)",
-            "if Excel saved it on Chinese Windows, pass --encoding gb18030; otherwise export it again",
+            "if Excel saved it on Chinese Windows, pass {opt:encoding} gb18030; otherwise export it again",
         )
     if "could not parse" in lower or "malformed" in lower:
         return ("a quote is opened and never closed (the rest of the file would be one cell)", None)

@@ -39,7 +39,7 @@ def policy_int(policy: Policy, section: str, key: str, *, minimum: int = 0) -> i
     value = policy_section(policy, section).get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise PolicyError(
-            f"--policy {policy.name}: [{section}] {key} must be a whole number >= {minimum} "
+            f"{{opt:policy}} {policy.name}: [{section}] {key} must be a whole number >= {minimum} "
             f"(got {value!r})"
         )
     return value
@@ -49,6 +49,6 @@ def policy_str(policy: Policy, section: str, key: str) -> str:
     value = policy_section(policy, section).get(key)
     if not isinstance(value, str) or not value.strip():
         raise PolicyError(
-            f"--policy {policy.name}: [{section}] {key} must be a text (got {value!r})"
+            f"{{opt:policy}} {policy.name}: [{section}] {key} must be a text (got {value!r})"
         )
     return value.strip()

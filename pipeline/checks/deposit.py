@@ -60,7 +60,7 @@ class DepositRules:
     @classmethod
     def from_policy(cls, policy: Policy) -> DepositRules:
         sec = policy_section(policy, "deposit")
-        where = f"--policy {policy.name}: [deposit]"
+        where = f"{{opt:policy}} {policy.name}: [deposit]"
         model = policy_str(policy, "deposit", "model")
         if model not in MODELS:
             raise PolicyError(f"{where} model must be one of {', '.join(MODELS)} (got {model!r})")

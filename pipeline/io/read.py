@@ -43,7 +43,7 @@ ENCODINGS = {
     "gbk": "gb18030",  # GB18030 is a superset of GBK and GB2312
     "gb2312": "gb18030",
 }
-ENCODING_HINT = "pass --encoding utf-8 or --encoding gb18030 to say which it is"
+ENCODING_HINT = "pass {opt:encoding} utf-8 or {opt:encoding} gb18030 to say which it is"
 #: A CSV row with more cells than the header (an unquoted comma in a title, say) is read
 #: into spare columns, so the row can be rejected (`extra-cells`) instead of the file.
 SPARE = "__spare"

@@ -120,7 +120,7 @@ def load_rules(path: str | Path) -> RuleSet:
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise UsageError(f"--rules {where}: cannot be read ({exc.strerror})") from None
+        raise UsageError(f"{{opt:rules}} {where}: cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise UsageError(f"{where}: the rules file is not UTF-8 text") from None
     try:

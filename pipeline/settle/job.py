@@ -13,8 +13,9 @@ import polars as pl
 
 from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
-from pipeline.inputs import staged_inputs
+from pipeline.inputs import StagedInputs, staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.outcome import StageResult
 from pipeline.parallel import ordered_map
 from pipeline.settle.engine import (
     LINE_TYPES,
@@ -58,6 +59,34 @@ class SettleResult:
     stale: list[Period]
     exit_code: int
 
+    @property
+    def report(self) -> StageResult:
+        """The result as the command line shows it and `doudian run` records it."""
+        s, period = self.summary, self.period
+        lines = s["lines"]
+        text = [
+            f"{period.id}: window {s['window_start']} to {s['window_end']}, settles on {s['settle_date']}",
+            f"  {s['input_rows']:,} order rows: {s['rejected_rows']:,} rejected, "
+            f"{lines['sale']:,} sale, {lines['carry-over']:,} carry-over, {lines['clawback']:,} clawback lines, "
+            f"{sum(s['excluded'].values()):,} excluded",
+            f"  net {s['totals']['net'] / 100:,.2f} yuan ({s['totals']['net']} fen) over {len(s['per_shop'])} shop(s)",
+            f"  outputs: {self.folder}",
+        ]
+        notes = []
+        if self.stale:
+            names = ", ".join(p.id for p in self.stale)
+            notes.append(
+                f"warning: later periods were settled from the old {period.id} and are now stale: {names}"
+            )
+        status = "attention" if self.exit_code == EXIT_REJECTED else "ok"
+        return StageResult("settle", status, s, text, [self.folder], notes, self)
+
+
+def not_due(on: dt.date) -> StageResult:
+    """`settle --on` a day that is neither the 1st nor the 16th."""
+    text = f"nothing is due on {on.isoformat()}: settlement runs on the 1st and the 16th"
+    return StageResult("settle", "not-due", {"on": on.isoformat(), "due": None}, [text])
+
 
 def run_settlement(
     *,
@@ -73,8 +102,8 @@ def run_settlement(
     shop_id: str | None = None,
     xlsx: bool = False,
 ) -> SettleResult:
+    """Validate the files, then `settle_inputs`."""
     folder = out / "settlement" / period.id
-    ledger = Ledger(out / "ledger")
     files = {
         "orders": orders,
         "after-sales": after_sales,
@@ -84,56 +113,81 @@ def run_settlement(
     with staged_inputs(
         files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
     ) as inputs:
-        orders_frame = inputs.frame("orders")
-        missing_shop = (
-            orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
+        return settle_inputs(inputs, period=period, out=out, policy=policy, xlsx=xlsx)
+
+
+def settle_inputs(
+    inputs: StagedInputs,
+    *,
+    period: Period,
+    out: Path,
+    policy: SettlementPolicy,
+    xlsx: bool = False,
+) -> SettleResult:
+    """Settle `period` from validated inputs (orders, after-sales, products,
+    commissions) against the ledger in `out`; write the statement, the exclusions, the
+    summary and the period's ledger file."""
+    folder = out / "settlement" / period.id
+    ledger = Ledger(out / "ledger")
+    orders_frame = inputs.frame("orders")
+    missing_shop = (
+        orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
+    )
+    if missing_shop:
+        raise UsageError(
+            f"{missing_shop:,} valid order rows have no 店铺ID: pass {{opt:shop_id}} ID for a "
+            "single-shop export without that column"
         )
-        if missing_shop:
-            raise UsageError(
-                f"{missing_shop:,} valid order rows have no 店铺ID: pass --shop-id ID for a "
-                "single-shop export without that column"
-            )
-        with scratch_folder(folder, ".settle-") as work:
-            line_parts, excluded_parts = _decide_in_batches(
-                inputs.parts("orders"),
-                lookups(
-                    inputs.frame("after-sales"),
-                    inputs.frame("products"),
-                    inputs.frame("commissions"),
-                    ledger.before(period),
-                    policy,
-                ).collect(),
-                period,
-                ledger.start(period),
+    with scratch_folder(folder, ".settle-") as work:
+        line_parts, excluded_parts = _decide_in_batches(
+            inputs.parts("orders"),
+            lookups(
+                inputs.frame("after-sales"),
+                inputs.frame("products"),
+                inputs.frame("commissions"),
+                ledger.before(period),
                 policy,
-                work,
-            )
-            faults.point("settle-computed")
-            staged = split(pl.scan_parquet(line_parts))
-            excluded = pl.scan_parquet(excluded_parts)
-            # Two files at a time (each its own scan of the staged parts), paired so that
-            # the two big statement writers never run together: each holds a few hundred
-            # MB of buffers at 50 million rows. The ledger last, once the statement is in
-            # place.
-            with ThreadPoolExecutor(1, thread_name_prefix="outputs") as pool:
-                beside = pool.submit(write_parquet, staged.lines, folder / "statement.parquet")
-                write_csv(excluded, folder / "excluded.csv")
-                beside.result()
-                beside = pool.submit(
-                    write_csv, staged.lines, folder / "statement.csv", **CSV_FORMATS
-                )
-                summary = _summary(period, staged.lines, excluded, inputs.results["orders"])
-                beside.result()
-            if xlsx:
-                write_xlsx(
-                    _for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id
-                )
-            write_json(summary, folder / "summary.json")
-            ledger.write(period, staged.ledger)
-        rejected = inputs.rejected_rows
+            ).collect(),
+            period,
+            ledger.start(period),
+            policy,
+            work,
+        )
+        faults.point("settle-computed")
+        summary = _write_outputs(period, folder, line_parts, excluded_parts, inputs, xlsx)
+        ledger.write(period, split(pl.scan_parquet(line_parts)).ledger)
+    rejected = inputs.rejected_rows
     return SettleResult(
         period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
     )
+
+
+def _write_outputs(
+    period: Period,
+    folder: Path,
+    line_parts: list[Path],
+    excluded_parts: list[Path],
+    inputs: StagedInputs,
+    xlsx: bool,
+) -> dict[str, Any]:
+    """The statement (CSV, Parquet, XLSX when asked), the exclusions and summary.json;
+    returns the summary."""
+    staged = split(pl.scan_parquet(line_parts))
+    excluded = pl.scan_parquet(excluded_parts)
+    # Two files at a time (each its own scan of the staged parts), paired so that the
+    # two big statement writers never run together: each holds a few hundred MB of
+    # buffers at 50 million rows. The ledger last, once the statement is in place.
+    with ThreadPoolExecutor(1, thread_name_prefix="outputs") as pool:
+        beside = pool.submit(write_parquet, staged.lines, folder / "statement.parquet")
+        write_csv(excluded, folder / "excluded.csv")
+        beside.result()
+        beside = pool.submit(write_csv, staged.lines, folder / "statement.csv", **CSV_FORMATS)
+        summary = _summary(period, staged.lines, excluded, inputs.results["orders"])
+        beside.result()
+    if xlsx:
+        write_xlsx(_for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id)
+    write_json(summary, folder / "summary.json")
+    return summary
 
 
 def _decide_in_batches(

@@ -25,7 +25,9 @@ class Period:
     def parse(cls, text: str) -> Period:
         m = _PERIOD.match(text)
         if not m or not 1 <= int(m.group(2)) <= 12:
-            raise UsageError(f"--period {text}: expected YYYY-MM-H1 or YYYY-MM-H2, e.g. 2026-10-H2")
+            raise UsageError(
+                f"{{opt:period}} {text}: expected YYYY-MM-H1 or YYYY-MM-H2, e.g. 2026-10-H2"
+            )
         return cls(int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
     @classmethod

@@ -22,18 +22,20 @@ class SettlementPolicy:
         known = {"default_fee_bp", "fee_bp", "commission_bp"}
         unknown = sorted(set(section) - known)
         if unknown:
-            raise UsageError(f"--policy {policy.name}: [settlement] has unknown key {unknown[0]!r}")
+            raise UsageError(
+                f"{{opt:policy}} {policy.name}: [settlement] has unknown key {unknown[0]!r}"
+            )
 
         def bp(where: str, value: Any) -> int:
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
                 raise UsageError(
-                    f"--policy {policy.name}: [settlement] {where} must be a whole number of basis "
+                    f"{{opt:policy}} {policy.name}: [settlement] {where} must be a whole number of basis "
                     f"points from 0 to 10000, not {value!r}"
                 )
             return value
 
         if "default_fee_bp" not in section:
-            raise UsageError(f"--policy {policy.name}: [settlement] needs default_fee_bp")
+            raise UsageError(f"{{opt:policy}} {policy.name}: [settlement] needs default_fee_bp")
         return cls(
             default_fee_bp=bp("default_fee_bp", section["default_fee_bp"]),
             fee_bp={str(k): bp(f"fee_bp.{k}", v) for k, v in section.get("fee_bp", {}).items()},
