@@ -12,7 +12,7 @@ help:
 	@echo "make demo   create the environment, generate demo exports, run the pipeline"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check and format check"
-	@echo "make docs   regenerate docs/cli.md from --help"
+	@echo "make docs   regenerate docs/cli.md and the README tables from the code"
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,7 @@ format: venv
 
 docs: venv
 	$(PY) -m pipeline.docs > docs/cli.md
+	$(PY) -m pipeline.docs readme
 
 demo: venv
 	$(DOUDIAN) fixtures --shops 3 --orders 20000 --seed 7 --out $(DEMO)/exports --per-shop

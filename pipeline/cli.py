@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from pipeline import __version__
+from pipeline.outcome import exit_codes_text
 from pipeline.errors import EXIT_FILE, DoudianError
 from pipeline.options import (
     OPTION_NAMES,
@@ -52,11 +52,10 @@ class DoudianGroup(click.Group):
 @click.version_option(__version__, prog_name="doudian")
 def main() -> None:
     """Batch jobs over 抖店 (Douyin shop) exports: validate, settle, reconcile, and
-    bulk shipping-mode and price files.
+    bulk shipping-mode and price files."""
 
-    Exit codes: 0 all rows valid, 3 some rows rejected (the valid ones were still
-    processed), 1 a file cannot be used at all, 2 a usage error.
-    """
+
+main.help = f"{main.help}\n\nExit codes:\n\n\b\n{exit_codes_text()}"
 
 
 @main.command()

@@ -1,15 +1,21 @@
 """Generate the CLI reference (docs/cli.md) from the commands' own --help, and the
-table of finding codes from `pipeline.findings.CODES`.
+README's tables of exit codes (`pipeline.outcome.EXITS`) and finding codes
+(`pipeline.findings.CODES`), between `<!-- generated: NAME -->` and `<!-- end -->`.
 
-`make docs` rewrites docs/cli.md; tests/test_docs.py fails when it drifts."""
+`make docs` rewrites both; tests/test_docs.py fails when either drifts."""
 
 from __future__ import annotations
 
 import click
 from click.testing import CliRunner
 
+import re
+import sys
+from pathlib import Path
+
 from pipeline.cli import main
 from pipeline.findings import CODES
+from pipeline.outcome import EXITS
 
 
 def _commands(group: click.Group, prefix: list[str]) -> list[list[str]]:
@@ -36,10 +42,38 @@ def cli_reference() -> str:
         result = runner.invoke(main, [*path, "--help"], prog_name="doudian", terminal_width=88)
         title = " ".join(["doudian", *path])
         parts += [f"## `{title}`", "", "```", result.output.rstrip(), "```", ""]
-    parts += ["## Finding codes", "", "| code | severity | meaning |", "|---|---|---|"]
-    parts += [f"| `{code}` | {sev} | {msg} |" for code, (sev, msg) in CODES.items()]
+    parts += ["## Exit codes", "", exit_codes_table(), "", "## Finding codes", "", findings_table()]
     return "\n".join(parts) + "\n"
 
 
+def exit_codes_table() -> str:
+    rows = ["| code | status | meaning |", "|---|---|---|"]
+    rows += [f"| {code} | {status or ''} | {meaning} |" for code, status, meaning in EXITS]
+    return "\n".join(rows)
+
+
+def findings_table() -> str:
+    rows = ["| code | severity | meaning |", "|---|---|---|"]
+    rows += [f"| `{code}` | {sev} | {msg} |" for code, (sev, msg) in CODES.items()]
+    return "\n".join(rows)
+
+
+SECTIONS = {"exit-codes": exit_codes_table, "finding-codes": findings_table}
+
+
+def readme(text: str) -> str:
+    """`text` (the README) with each generated section made anew."""
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(?=<!-- end -->)", flags=re.DOTALL)
+        if not pattern.search(text):
+            raise ValueError(f"README.md has no generated section {name!r}")
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n", text)
+    return text
+
+
 if __name__ == "__main__":
-    print(cli_reference(), end="")
+    if sys.argv[1:] == ["readme"]:
+        path = Path(__file__).resolve().parent.parent / "README.md"
+        path.write_text(readme(path.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(cli_reference(), end="")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-#: Exit codes, documented in the README.
+#: Exit codes; what each means is `pipeline.outcome.EXITS`.
 EXIT_OK = 0
 EXIT_FILE = 1  # a file (or stage) cannot be used at all
 EXIT_USAGE = 2  # a bad option or argument (Click's own code too)
 EXIT_REJECTED = 3  # done, but some rows were rejected (or a warning status)
 EXIT_INELIGIBLE = 4  # a check's verdict: not eligible (阶梯发货), or a refused category
+EXIT_LOCKED = 75  # another command holds the output folder's lock (EX_TEMPFAIL: try later)
 
 
 #: A setting named in a message or hint: `{opt:policy}`. The library never names a

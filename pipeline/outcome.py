@@ -13,36 +13,70 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EXIT_FILE, EXIT_INELIGIBLE, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
+from pipeline.errors import (
+    EXIT_FILE,
+    EXIT_INELIGIBLE,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+)
 
-#: Exit code of each status, and what it means. `doudian --help`, the README and the CLI
-#: reference show this table.
-STATUS_EXIT: dict[str, tuple[int, str]] = {
-    "ok": (EXIT_OK, "done, every row valid, nothing to look at"),
-    "not-due": (EXIT_OK, "nothing is due on this date (settlement runs on the 1st and 16th)"),
-    "skipped": (EXIT_OK, "the stage does not apply (an input it needs is not configured)"),
-    "attention": (
+#: The exit codes: (code, status, meaning). A stage's status gives its exit code; the
+#: rows without a status are the errors no stage returns. `doudian --help`, the README
+#: and the CLI reference show this table.
+EXITS: tuple[tuple[int, str | None, str], ...] = (
+    (EXIT_OK, "ok", "done; every row valid, nothing to look at"),
+    (EXIT_OK, "not-due", "nothing is due on this date (settlement runs on the 1st and the 16th)"),
+    (EXIT_OK, "skipped", "(`run`) the stage does not apply: an input it needs is not configured"),
+    (
         EXIT_REJECTED,
-        "done, but some rows were rejected, differ or were held back, or a check warns",
+        "attention",
+        "done; some rows were rejected (the valid rows were still used), or something needs a "
+        "look: differences in reconciliation, blocked SKUs, skipped products, a warning status",
     ),
-    "ineligible": (EXIT_INELIGIBLE, "a check's verdict: not eligible, or a category refused"),
-    "failed": (EXIT_FILE, "a file cannot be used at all (named in the message)"),
-}
-#: Exit codes that no stage status gives.
-OTHER_EXITS: dict[int, str] = {
-    EXIT_USAGE: "a usage error: a bad option, config key or rules file (nothing was done)",
-    75: "another doudian command holds the output folder's lock (nothing was done)",
+    (
+        EXIT_FILE,
+        "failed",
+        "a file cannot be used at all (missing, empty, unreadable, wrong kind, missing column); "
+        "nothing was written. Also an internal error, reported in one line (`DOUDIAN_DEBUG=1` "
+        "shows the traceback)",
+    ),
+    (
+        EXIT_USAGE,
+        None,
+        "a usage error: an unknown kind, a missing or bad option, config key, policy or rules "
+        "file; nothing was done",
+    ),
+    (
+        EXIT_INELIGIBLE,
+        "ineligible",
+        "a check's verdict: the shop is not eligible for 阶梯发货 (`check tiered-shipping`, "
+        "`shipping-mode`), or a category is refused (`check deposit`)",
+    ),
+    (
+        EXIT_LOCKED,
+        None,
+        "another doudian command holds the output folder's lock; nothing was done, try later",
+    ),
+)
+#: status -> exit code
+STATUS_EXIT: dict[str, int] = {status: code for code, status, _ in EXITS if status}
+#: How `doudian --help` names each exit code.
+SHORT: dict[int, str] = {
+    EXIT_OK: "done, all rows valid (or nothing due)",
+    EXIT_REJECTED: "done, something needs a look (rejected rows, differences, warnings)",
+    EXIT_FILE: "a file cannot be used at all",
+    EXIT_USAGE: "a usage error",
+    EXIT_INELIGIBLE: "a check's verdict: ineligible or refused",
+    EXIT_LOCKED: "another command holds the output folder's lock",
 }
 
 
 def exit_codes_text() -> str:
-    """The exit-code table as lines, for `--help` and the docs."""
-    codes: dict[int, list[str]] = {}
-    for status, (code, meaning) in STATUS_EXIT.items():
-        codes.setdefault(code, []).append(f"{meaning} [{status}]")
-    for code, meaning in OTHER_EXITS.items():
-        codes.setdefault(code, []).append(meaning)
-    return "\n".join(f"{code:>3}  {'; '.join(parts)}" for code, parts in sorted(codes.items()))
+    """The exit codes as short lines, for `doudian --help`."""
+    codes = sorted({code for code, _, _ in EXITS})
+    return "\n".join(f"{code:>3}  {SHORT[code]}" for code in codes)
 
 
 @dataclass
@@ -66,7 +100,7 @@ class StageResult:
 
     @property
     def exit_code(self) -> int:
-        return STATUS_EXIT[self.status][0]
+        return STATUS_EXIT[self.status]
 
     @property
     def text(self) -> str:

@@ -16,7 +16,6 @@ import datetime as dt
 import fcntl
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -31,13 +30,19 @@ from typing import Any
 import polars as pl
 
 from pipeline import __version__, faults
-from pipeline.errors import EXIT_FILE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError, first_line
+from pipeline.errors import (
+    EXIT_FILE,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    DoudianError,
+    UsageError,
+    first_line,
+)
 from pipeline.inputs import ShopInputs, stage_shop
 from pipeline.io.write import scratch_folder, write_json
 from pipeline.outcome import STATUS_EXIT, StageResult
 
-#: A second run while one holds the lock exits with this code (EX_TEMPFAIL: try later).
-EXIT_LOCKED = 75
 LOCK_NAME = ".doudian.lock"
 MANIFEST = "manifest.json"
 #: Leftovers of a killed run: temporary folders and files, always dot-names.
@@ -446,7 +451,7 @@ def _stage_outcome(shop: str, stage: str, result: StageResult) -> StageOutcome:
     """A stage's result as the run records it (a check's `ineligible` is `attention`
     with exit 4)."""
     outcome = "attention" if result.status == "ineligible" else result.status
-    return StageOutcome(shop, stage, outcome, STATUS_EXIT[result.status][0], result.message)
+    return StageOutcome(shop, stage, outcome, STATUS_EXIT[result.status], result.message)
 
 
 def _outcome_name(code: int) -> str:

@@ -366,6 +366,41 @@ def products_by_id(
     )
 
 
+def _first_outcome(ineligible: bool) -> pl.Expr:
+    """A product's outcome before the tiered budget: unchanged, presale, skipped, or a
+    tiered candidate."""
+    state = pl.col("state")
+    return (
+        pl.when(state.is_in(["spot-ok", "other-mode"]))
+        .then(pl.lit("unchanged"))
+        .when(state == "candidate")
+        .then(
+            pl.when(pl.col("custom"))
+            .then(pl.lit("presale"))
+            .when(pl.lit(ineligible) | pl.col("stock").is_null())
+            .then(pl.lit("skipped"))
+            .otherwise(pl.lit("tiered-candidate"))
+        )
+        .otherwise(pl.lit("skipped"))
+    )
+
+
+def _skip_reason(ineligible: bool) -> pl.Expr:
+    """Why a product that is not planned is skipped."""
+    state = pl.col("state")
+    return (
+        pl.when(state == "inconsistent")
+        .then(pl.lit("inconsistent-skus"))
+        .when(state == "unknown-mode")
+        .then(pl.lit("unknown-ship-mode"))
+        .when(state == "unknown-promise")
+        .then(pl.lit("unknown-promise"))
+        .when(pl.lit(ineligible))
+        .then(pl.lit("shop-ineligible"))
+        .otherwise(pl.lit("unknown-stock"))
+    )
+
+
 def plan(
     products: pl.LazyFrame,
     orders: pl.LazyFrame,
@@ -394,36 +429,15 @@ def plan(
         .group_by("product_id")
         .agg(pl.col("spot").sum().cast(pl.Int64).alias("spot_sub_orders"))
     )
-    state = pl.col("state")
-    outcome = (
-        pl.when(state.is_in(["spot-ok", "other-mode"]))
-        .then(pl.lit("unchanged"))
-        .when(state == "candidate")
-        .then(
-            pl.when(pl.col("custom"))
-            .then(pl.lit("presale"))
-            .when(pl.lit(ineligible) | pl.col("stock").is_null())
-            .then(pl.lit("skipped"))
-            .otherwise(pl.lit("tiered-candidate"))
-        )
-        .otherwise(pl.lit("skipped"))
-    )
-    reason = (
-        pl.when(state == "inconsistent")
-        .then(pl.lit("inconsistent-skus"))
-        .when(state == "unknown-mode")
-        .then(pl.lit("unknown-ship-mode"))
-        .when(state == "unknown-promise")
-        .then(pl.lit("unknown-promise"))
-        .when(pl.lit(ineligible))
-        .then(pl.lit("shop-ineligible"))
-        .otherwise(pl.lit("unknown-stock"))
-    )
     judged = (
         products_by_id(products, policy, keywords)
         .join(spot_counts, on="product_id", how="left")
-        .with_columns(pl.col("spot_sub_orders").fill_null(0), outcome.alias("outcome"))
-        .with_columns(pl.when(pl.col("outcome") == "skipped").then(reason).alias("reason"))
+        .with_columns(
+            pl.col("spot_sub_orders").fill_null(0), _first_outcome(ineligible).alias("outcome")
+        )
+        .with_columns(
+            pl.when(pl.col("outcome") == "skipped").then(_skip_reason(ineligible)).alias("reason")
+        )
         .collect()
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli import main
-from pipeline.docs import _commands, cli_reference
+from pipeline.docs import _commands, cli_reference, readme
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,3 +32,9 @@ def test_every_command_has_help_text():
 def test_readme_shows_the_two_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in readme and "make test" in readme
+
+
+def test_readme_tables_are_generated_from_the_code():
+    current = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert current == readme(current), "README.md's code tables are stale: run `make docs`"
+    assert "| 75 |" in current and "| `duplicate-sub-order` |" in current
