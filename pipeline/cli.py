@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from pipeline import __version__
-from pipeline.outcome import exit_codes_text
 from pipeline.errors import EXIT_FILE, DoudianError
 from pipeline.options import (
     OPTION_NAMES,
@@ -24,6 +23,7 @@ from pipeline.options import (
     reading_options,
     show,
 )
+from pipeline.outcome import exit_codes_text
 from schemas import KINDS
 
 

@@ -6,12 +6,12 @@ README's tables of exit codes (`pipeline.outcome.EXITS`) and finding codes
 
 from __future__ import annotations
 
-import click
-from click.testing import CliRunner
-
 import re
 import sys
 from pathlib import Path
+
+import click
+from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.findings import CODES

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pipeline.outcome import StageResult
 
 from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import StagedInputs, staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.outcome import StageResult
 from pipeline.parallel import ordered_map
 from pipeline.settle.engine import (
     LINE_TYPES,
