@@ -60,6 +60,11 @@ FILES = click.Path(dir_okay=False, path_type=str)
     is_flag=True,
     help="Also write statement.xlsx for people (money in yuan, IDs as text).",
 )
+@click.option(
+    "--resettle",
+    is_flag=True,
+    help="Settle the period again although later periods were settled from it; they are marked stale and must be settled again, in order.",
+)
 def settle(
     orders,
     after_sales,
@@ -73,17 +78,21 @@ def settle(
     sheet,
     shop_id,
     xlsx,
+    resettle,
 ):  # noqa: ANN001
     """Semi-monthly settlement: on the 1st, sub-orders received from the 16th to month
     end with no after-sales; on the 16th, those of the 1st to 15th (domain.md S1-S7).
 
     Writes OUT/settlement/PERIOD/ (statement.csv, statement.parquet, excluded.csv,
-    summary.json, rejected/) and the period's ledger file OUT/ledger/PERIOD.parquet.
-    Exit 0 when every input row was valid, 3 when some were rejected (the valid ones
-    were still settled), 1 when a file cannot be used, 2 on a usage error.
+    summary.json, rejected/) and the period's ledger file OUT/ledger/PERIOD.parquet,
+    listed with its sha256 in OUT/ledger/index.json. Exit 0 when every input row was
+    valid, 3 when some were rejected (the valid ones were still settled), 1 when a file
+    (a ledger file too) cannot be used, 2 on a usage error or when later periods were
+    settled from this one (see --resettle), 75 when another command works in OUT.
     """
     from pipeline.policy import load_policy
     from pipeline.settle.job import run_settlement
+    from pipeline.settle.ledger import PeriodRefused
     from pipeline.settle.periods import Period
     from pipeline.settle.policy import SettlementPolicy
 
@@ -99,11 +108,18 @@ def settle(
     else:
         period = Period.parse(period_text)
     rates = SettlementPolicy.from_policy(load_policy(policy))
-    result = run_settlement(
-        period=period, out=out, orders=list(orders), after_sales=list(after_sales), products=list(products),
-        commissions=list(commissions), policy=rates, encoding=encoding_arg(encoding), sheet=sheet,
-        shop_id=shop_id, xlsx=xlsx,
-    )  # fmt: skip
+    try:
+        result = run_settlement(
+            period=period, out=out, orders=list(orders), after_sales=list(after_sales), products=list(products),
+            commissions=list(commissions), policy=rates, encoding=encoding_arg(encoding), sheet=sheet,
+            shop_id=shop_id, xlsx=xlsx, resettle=resettle,
+        )  # fmt: skip
+    except PeriodRefused as exc:
+        exc.hint = (
+            exc.hint
+            or "nothing was written; pass --resettle to settle it again and mark the later periods stale"
+        )
+        raise
     s = result.summary
     lines = s["lines"]
     click.echo(
@@ -117,7 +133,8 @@ def settle(
     if result.stale:
         names = ", ".join(p.id for p in result.stale)
         click.echo(
-            f"warning: later periods were settled from the old {period.id} and are now stale: {names}",
+            f"warning: later periods were settled from the old {period.id} and are now stale: {names}; "
+            "settle them again, in order",
             err=True,
         )
     sys.exit(result.exit_code)
@@ -157,6 +174,7 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     """
     from pipeline.inputs import staged_inputs
     from pipeline.io.write import write_csv, write_json
+    from pipeline.locking import output_lock, refuse_inputs_inside
     from pipeline.reconcile import bill_in_cycle, summarize
     from pipeline.reconcile import reconcile as match
     from pipeline.settle.periods import Period
@@ -169,9 +187,17 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
         )
     period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
     folder = out / "reconciliation" / period.id
-    with staged_inputs(
-        {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
-    ) as inputs:
+    refuse_inputs_inside(out, bill)
+    with (
+        output_lock(out),
+        staged_inputs(
+            {"bill": list(bill)},
+            folder,
+            encoding=encoding_arg(encoding),
+            sheet=sheet,
+            shop_id=shop_id,
+        ) as inputs,
+    ):
         rows = inputs.frame("bill")
         total = rows.select(pl.len()).collect().item()
         if not all_bill_rows:

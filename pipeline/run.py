@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import glob
 import hashlib
 import io
 import json
 import os
 import re
-import shutil
-import socket
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -30,15 +27,11 @@ import click
 import polars as pl
 
 from pipeline import __version__, faults
-from pipeline.errors import EXIT_FILE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError
+from pipeline.errors import EXIT_FILE, EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.io.write import write_json
+from pipeline.locking import LOCK_NAME, clear_leftovers, output_lock
 
-#: A second run while one holds the lock exits with this code (EX_TEMPFAIL: try later).
-EXIT_LOCKED = 75
-LOCK_NAME = ".doudian.lock"
 MANIFEST = "manifest.json"
-#: Leftovers of a killed run: temporary folders and files, always dot-names.
-LEFTOVER = re.compile(r"^\.(staging-|validate-|settle-|.+\.tmp$)")
 
 STAGES = ("validate", "settle", "reconcile", "shipping-mode", "price", "check-tiered-shipping")
 #: config key -> export kind
@@ -51,10 +44,6 @@ FILE_KEYS = {
     "bill": "bill",
 }
 SHOP_ID = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
-
-
-class RunLocked(DoudianError):
-    exit_code = EXIT_LOCKED
 
 
 @dataclass(frozen=True)
@@ -160,56 +149,6 @@ class RunReport:
         if any(o.outcome == "attention" for o in self.outcomes):
             return EXIT_REJECTED
         return EXIT_OK
-
-
-@contextlib.contextmanager
-def output_lock(root: Path, log: Any):
-    """Hold the output root's lock for the block. The lock is an flock on
-    `ROOT/.doudian.lock`: the kernel drops it when its holder dies, so a lock left by
-    a killed run is taken over at once."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise RunLocked(
-                f"{root}: another doudian run holds the lock ({holder}); nothing was done",
-                "wait for it to finish; a lock whose holder has died is taken over by the next run",
-            ) from None
-        previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-        if previous:
-            log(
-                "warning",
-                None,
-                None,
-                f"took over the lock left by a run that did not finish ({previous})",
-            )
-        os.ftruncate(fd, 0)
-        started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
-        yield
-        os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # releases the flock
-
-
-def clear_leftovers(root: Path) -> int:
-    """Remove the temporary files and folders a killed run left under `root`."""
-    removed = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in list(dirnames):
-            if LEFTOVER.match(name):
-                shutil.rmtree(Path(dirpath) / name, ignore_errors=True)
-                dirnames.remove(name)
-                removed += 1
-        for name in filenames:
-            if LEFTOVER.match(name):
-                (Path(dirpath) / name).unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 def _invoke(args: list[str]) -> tuple[int, str, str]:

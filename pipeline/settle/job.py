@@ -1,5 +1,6 @@
-"""One period run: validate the inputs, settle against the ledger, write the statement,
-the exclusions, the summary and the period's ledger file (each atomically)."""
+"""One period run, under the output root's lock: check the ledger, validate the inputs,
+settle against the standing earlier periods, write the statement, the exclusions, the
+summary (each atomically) and commit the period to the ledger last."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.locking import output_lock, refuse_inputs_inside
 from pipeline.parallel import ordered_map
 from pipeline.settle.engine import (
     LINE_TYPES,
@@ -25,7 +27,7 @@ from pipeline.settle.engine import (
     lookups,
     split,
 )
-from pipeline.settle.ledger import Ledger
+from pipeline.settle.ledger import Ledger, input_hashes
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
 
@@ -55,7 +57,7 @@ class SettleResult:
     period: Period
     folder: Path
     summary: dict[str, Any]
-    stale: list[Period]
+    stale: list[Period]  # the later periods this run made stale (re-settling)
     exit_code: int
 
 
@@ -72,15 +74,46 @@ def run_settlement(
     sheet: str | None = None,
     shop_id: str | None = None,
     xlsx: bool = False,
+    resettle: bool = False,
 ) -> SettleResult:
-    folder = out / "settlement" / period.id
-    ledger = Ledger(out / "ledger")
+    """Settle `period` into `out`. Raises RunLocked (exit 75) when another command
+    works in `out`, UsageError when `out` holds an input file, LedgerError (exit 1)
+    when a ledger file cannot be trusted, PeriodRefused (exit 2) when later periods
+    were settled from this one's entries and `resettle` is not given (with it, they
+    are marked stale: `SettleResult.stale`, `stale_periods` in summary.json)."""
     files = {
         "orders": orders,
         "after-sales": after_sales,
         "products": products,
         "commissions": commissions,
     }
+    refuse_inputs_inside(out, [f for paths in files.values() for f in paths])
+    with output_lock(out), ThreadPoolExecutor(1, thread_name_prefix="hashes") as hashing:
+        hashes = hashing.submit(input_hashes, files, policy)
+        ledger = Ledger(out / "ledger")
+        ledger.admit(period, hashes.result, resettle=resettle)
+        result = _settle(
+            period, out, ledger, files, policy, encoding=encoding, sheet=sheet,
+            shop_id=shop_id, xlsx=xlsx, resettle=resettle, hashes=hashes.result,
+        )  # fmt: skip
+    return result
+
+
+def _settle(
+    period: Period,
+    out: Path,
+    ledger: Ledger,
+    files: dict[str, list[str]],
+    policy: SettlementPolicy,
+    *,
+    encoding: str | None,
+    sheet: str | None,
+    shop_id: str | None,
+    xlsx: bool,
+    resettle: bool,
+    hashes: Any,
+) -> SettleResult:
+    folder = out / "settlement" / period.id
     with staged_inputs(
         files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
     ) as inputs:
@@ -110,6 +143,8 @@ def run_settlement(
             )
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(line_parts))
+            pending = ledger.prepare(period, staged.ledger)
+            stale = ledger.to_mark_stale(pending, resettle=resettle)
             excluded = pl.scan_parquet(excluded_parts)
             # Two files at a time (each its own scan of the staged parts), paired so that
             # the two big statement writers never run together: each holds a few hundred
@@ -123,17 +158,16 @@ def run_settlement(
                     write_csv, staged.lines, folder / "statement.csv", **CSV_FORMATS
                 )
                 summary = _summary(period, staged.lines, excluded, inputs.results["orders"])
+                summary["stale_periods"] = [p.id for p in stale]
                 beside.result()
             if xlsx:
                 write_xlsx(
                     _for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id
                 )
             write_json(summary, folder / "summary.json")
-            ledger.write(period, staged.ledger)
+            ledger.commit(pending, stale, hashes())
         rejected = inputs.rejected_rows
-    return SettleResult(
-        period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
-    )
+    return SettleResult(period, folder, summary, stale, EXIT_REJECTED if rejected else EXIT_OK)
 
 
 def _decide_in_batches(
