@@ -57,6 +57,7 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
     file (checked before any data is read), 1 when a file cannot be used.
     """
     from pipeline.inputs import staged_inputs
+    from pipeline.locking import output_lock, refuse_inputs_inside
     from pipeline.price.engine import decide
     from pipeline.price.outputs import as_text, preview, write_outputs
     from pipeline.price.rules import load_rules
@@ -71,6 +72,8 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
         )
     folder = out / "price"
     files = {"products": list(products), "costs": list(costs)}
+    refuse_inputs_inside(out, [*products, *costs, rules_path])
+    click.get_current_context().with_resource(output_lock(out))  # held until the command ends
     with staged_inputs(
         files, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
     ) as inputs:

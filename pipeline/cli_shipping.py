@@ -18,6 +18,7 @@ from pipeline import shipping
 from pipeline.errors import DoudianError, UsageError
 from pipeline.inputs import StagedInputs, staged_inputs
 from pipeline.io.write import write_csv, write_json, write_text, write_xlsx
+from pipeline.locking import output_lock, refuse_inputs_inside
 from pipeline.options import encoding_arg, json_option, out_option, policy_option, reading_options
 from pipeline.policy import load_policy
 
@@ -161,6 +162,8 @@ def shipping_mode(
         else None
     )
     stage = out / "shipping_mode"
+    refuse_inputs_inside(out, [*products, *orders])
+    click.get_current_context().with_resource(output_lock(out))  # held until the command ends
     with staged_inputs(
         {"products": list(products), "orders": list(orders)},
         stage,

@@ -16,7 +16,7 @@ from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
-from pipeline.locking import output_lock, refuse_inputs_inside
+from pipeline.locking import clear_leftovers, output_lock, refuse_inputs_inside
 from pipeline.parallel import ordered_map
 from pipeline.settle.engine import (
     LINE_TYPES,
@@ -57,7 +57,7 @@ class SettleResult:
     period: Period
     folder: Path
     summary: dict[str, Any]
-    stale: list[Period]  # the later periods this run made stale (re-settling)
+    stale: list[Period]  # the later periods that stand stale after this run
     exit_code: int
 
 
@@ -92,6 +92,8 @@ def run_settlement(
         hashes = hashing.submit(input_hashes, files, policy)
         ledger = Ledger(out / "ledger")
         ledger.admit(period, hashes.result, resettle=resettle)
+        if (out / "settlement" / period.id).is_dir():  # what a killed run of it left
+            clear_leftovers(out / "settlement" / period.id)
         result = _settle(
             period, out, ledger, files, policy, encoding=encoding, sheet=sheet,
             shop_id=shop_id, xlsx=xlsx, resettle=resettle, hashes=hashes.result,
@@ -144,7 +146,10 @@ def _settle(
             faults.point("settle-computed")
             staged = split(pl.scan_parquet(line_parts))
             pending = ledger.prepare(period, staged.ledger)
-            stale = ledger.to_mark_stale(pending, resettle=resettle)
+            marked = ledger.to_mark_stale(pending, resettle=resettle)
+            # every later period that stands stale once this one is committed (the same
+            # list when a run killed after its commit is run again)
+            stale = sorted({*marked, *(p for p in ledger.stale() if p > period)})
             excluded = pl.scan_parquet(excluded_parts)
             # Two files at a time (each its own scan of the staged parts), paired so that
             # the two big statement writers never run together: each holds a few hundred
@@ -165,7 +170,7 @@ def _settle(
                     _for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id
                 )
             write_json(summary, folder / "summary.json")
-            ledger.commit(pending, stale, hashes())
+            ledger.commit(pending, marked, hashes())
         rejected = inputs.rejected_rows
     return SettleResult(period, folder, summary, stale, EXIT_REJECTED if rejected else EXIT_OK)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import __version__
+from pipeline import __version__, faults
 from pipeline.errors import InputError, UsageError
 from pipeline.io.write import write_json, write_parquet
 from pipeline.settle.engine import KEY, LEDGER_SCHEMA, sub_order_key
@@ -274,6 +274,7 @@ class Ledger:
             index[p.id] = Entry(**{**asdict(index[p.id]), "file": f"{STALE}/{p.id}.parquet", "stale": True})  # fmt: skip
         data = {"format": FORMAT, "periods": {p: asdict(e) for p, e in sorted(index.items())}}
         write_json(data, self.folder / INDEX)
+        faults.point("ledger-committed")
         self.index = index
         self._recover()
 
