@@ -254,6 +254,7 @@ def test_a_damaged_ledger_stops_settlement_naming_the_file(doudian, exports, tmp
     for period in (H1, H2):
         assert settle(doudian, exports, out, period).exit_code == 0
     path, message = _damage(out / "ledger", how)
+
     def state() -> list[tuple[Path, int]]:
         return sorted(
             (p, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file() and p.name != ".doudian.lock"
