@@ -54,12 +54,15 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
     file (checked before any data is read), 1 when a file cannot be used.
     """
     from pipeline.inputs import staged_inputs
+    from pipeline.locking import output_lock, refuse_inputs_inside
     from pipeline.price.job import price_inputs, require_costs
     from pipeline.price.rules import load_rules
 
     rules = load_rules(rules_path)
     require_costs(rules, bool(costs))
     files = {"products": list(products), "costs": list(costs)}
+    refuse_inputs_inside(out, [*products, *costs, rules_path])
+    click.get_current_context().with_resource(output_lock(out))  # held until the command ends
     with staged_inputs(
         files, out / "price", encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
     ) as inputs:

@@ -57,6 +57,11 @@ FILES = click.Path(dir_okay=False, path_type=str)
     is_flag=True,
     help="Also write statement.xlsx for people (money in yuan, IDs as text).",
 )
+@click.option(
+    "--resettle",
+    is_flag=True,
+    help="Settle the period again although later periods were settled from it; they are marked stale and must be settled again, in order.",
+)
 def settle(
     orders,
     after_sales,
@@ -70,14 +75,17 @@ def settle(
     sheet,
     shop_id,
     xlsx,
+    resettle,
 ):  # noqa: ANN001
     """Semi-monthly settlement: on the 1st, sub-orders received from the 16th to month
     end with no after-sales; on the 16th, those of the 1st to 15th (domain.md S1-S7).
 
     Writes OUT/settlement/PERIOD/ (statement.csv, statement.parquet, excluded.csv,
-    summary.json, rejected/) and the period's ledger file OUT/ledger/PERIOD.parquet.
-    Exit 0 when every input row was valid, 3 when some were rejected (the valid ones
-    were still settled), 1 when a file cannot be used, 2 on a usage error.
+    summary.json, rejected/) and the period's ledger file OUT/ledger/PERIOD.parquet,
+    listed with its sha256 in OUT/ledger/index.json. Exit 0 when every input row was
+    valid, 3 when some were rejected (the valid ones were still settled), 1 when a file
+    (a ledger file too) cannot be used, 2 on a usage error or when later periods were
+    settled from this one (see --resettle), 75 when another command works in OUT.
     """
     from pipeline.policy import load_policy
     from pipeline.settle.job import not_due, run_settlement
@@ -93,7 +101,7 @@ def settle(
     result = run_settlement(
         period=period, out=out, orders=list(orders), after_sales=list(after_sales), products=list(products),
         commissions=list(commissions), policy=rates, encoding=encoding_arg(encoding), sheet=sheet,
-        shop_id=shop_id, xlsx=xlsx,
+        shop_id=shop_id, xlsx=xlsx, resettle=resettle,
     )  # fmt: skip
     show(result.report)
 
@@ -131,14 +139,24 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     differences or rejected bill rows.
     """
     from pipeline.inputs import staged_inputs
+    from pipeline.locking import output_lock, refuse_inputs_inside
     from pipeline.reconcile import read_statement, reconcile_inputs
 
     period, _ = read_statement(statement)
     folder = out / "reconciliation" / period.id
-    with staged_inputs(
-        {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
-    ) as inputs:
-        show(reconcile_inputs(inputs, statement, out, all_bill_rows=all_bill_rows))
+    refuse_inputs_inside(out, bill)
+    with (
+        output_lock(out),
+        staged_inputs(
+            {"bill": list(bill)},
+            folder,
+            encoding=encoding_arg(encoding),
+            sheet=sheet,
+            shop_id=shop_id,
+        ) as inputs,
+    ):
+        result = reconcile_inputs(inputs, statement, out, all_bill_rows=all_bill_rows)
+    show(result)
 
 
 def register(main: click.Group, check: click.Group) -> None:

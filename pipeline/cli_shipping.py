@@ -15,6 +15,7 @@ import click
 from pipeline import shipping, shipping_job
 from pipeline.errors import UsageError
 from pipeline.inputs import staged_inputs
+from pipeline.locking import output_lock, refuse_inputs_inside
 from pipeline.options import (
     encoding_arg,
     json_option,
@@ -128,6 +129,8 @@ def shipping_mode(
         if spot_stock is not None
         else None
     )
+    refuse_inputs_inside(out, [*products, *orders])
+    click.get_current_context().with_resource(output_lock(out))  # held until the command ends
     with staged_inputs(
         {"products": list(products), "orders": list(orders)},
         out / "shipping_mode",

@@ -55,6 +55,10 @@ class StagedInputs:
     def rejected_rows(self) -> int:
         return sum(r.rejected for r in self.results.values())
 
+    def files(self) -> dict[str, list[str]]:
+        """The files of each kind, as given."""
+        return {kind: [f.path for f in r.files] for kind, r in self.results.items()}
+
     def publish(self, stage_dir: Path) -> None:
         """Put each kind's findings files in `stage_dir/rejected/` and
         `stage_dir/warnings/` (copies, when they were staged elsewhere)."""

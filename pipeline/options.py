@@ -24,6 +24,7 @@ OPTION_NAMES: dict[str, str] = {
     "config": "--config",
     "out": "--out",
     "costs": "--costs",
+    "resettle": "--resettle",
 }
 
 

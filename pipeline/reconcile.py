@@ -15,6 +15,7 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.inputs import StagedInputs
 from pipeline.io.write import write_csv, write_json
+from pipeline.locking import output_lock
 from pipeline.outcome import StageResult
 from pipeline.settle.periods import Period
 
@@ -83,26 +84,27 @@ def reconcile_inputs(
     validated bill rows; write OUT/reconciliation/PERIOD/ (reconciliation.csv,
     summary.json, the bill's findings). By default only the bill rows of the period's
     settlement cycle are matched."""
-    period, statement_path = read_statement(statement)
-    folder = out / "reconciliation" / period.id
-    inputs.publish(folder)
-    rows = inputs.frame("bill")
-    total = rows.select(pl.len()).collect().item()
-    if not all_bill_rows:
-        rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
-    result = reconcile(pl.scan_parquet(statement_path), rows).collect()
-    summary = summarize(result)
-    summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
-    write_csv(result, folder / "reconciliation.csv")
-    write_json(summary, folder / "summary.json")
-    text = [
-        f"{period.id}: {summary['match']:,} match, {summary['amount-mismatch']:,} amount-mismatch, "
-        f"{summary['missing-in-bill']:,} missing-in-bill, {summary['unexpected-in-bill']:,} unexpected-in-bill; "
-        f"difference {summary['difference_total']} fen",
-        f"  {summary['bill_rows_outside_cycle']:,} bill rows outside the cycle {period.settle_date} to "
-        f"{period.next().settle_date} left out",
-        f"  outputs: {folder}",
-    ]
-    differs = summary["match"] != len(result)
-    status = "attention" if differs or inputs.rejected_rows else "ok"
-    return StageResult("reconcile", status, summary, text, [folder])
+    with output_lock(out):
+        period, statement_path = read_statement(statement)
+        folder = out / "reconciliation" / period.id
+        inputs.publish(folder)
+        rows = inputs.frame("bill")
+        total = rows.select(pl.len()).collect().item()
+        if not all_bill_rows:
+            rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
+        result = reconcile(pl.scan_parquet(statement_path), rows).collect()
+        summary = summarize(result)
+        summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
+        write_csv(result, folder / "reconciliation.csv")
+        write_json(summary, folder / "summary.json")
+        text = [
+            f"{period.id}: {summary['match']:,} match, {summary['amount-mismatch']:,} amount-mismatch, "
+            f"{summary['missing-in-bill']:,} missing-in-bill, {summary['unexpected-in-bill']:,} unexpected-in-bill; "
+            f"difference {summary['difference_total']} fen",
+            f"  {summary['bill_rows_outside_cycle']:,} bill rows outside the cycle {period.settle_date} to "
+            f"{period.next().settle_date} left out",
+            f"  outputs: {folder}",
+        ]
+        differs = summary["match"] != len(result)
+        status = "attention" if differs or inputs.rejected_rows else "ok"
+        return StageResult("reconcile", status, summary, text, [folder])

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import glob
 import hashlib
 import os
 import re
-import shutil
-import socket
 import time
 import tomllib
 from collections.abc import Callable
@@ -32,7 +29,6 @@ import polars as pl
 from pipeline import __version__, faults
 from pipeline.errors import (
     EXIT_FILE,
-    EXIT_LOCKED,
     EXIT_OK,
     EXIT_REJECTED,
     DoudianError,
@@ -41,12 +37,17 @@ from pipeline.errors import (
 )
 from pipeline.inputs import ShopInputs, stage_shop
 from pipeline.io.write import scratch_folder, write_json
+from pipeline.locking import (
+    LOCK_NAME,
+    clear_leftovers,
+    held_by_caller,
+    output_lock,
+    refuse_inputs_inside,
+)
 from pipeline.outcome import STATUS_EXIT, StageResult
+from pipeline.settle.ledger import file_sha256
 
-LOCK_NAME = ".doudian.lock"
 MANIFEST = "manifest.json"
-#: Leftovers of a killed run: temporary folders and files, always dot-names.
-LEFTOVER = re.compile(r"^\.(staging-|validate-|settle-|.+\.tmp$)")
 
 STAGES = ("validate", "settle", "reconcile", "shipping-mode", "price", "check-tiered-shipping")
 #: config key -> export kind
@@ -60,10 +61,6 @@ FILE_KEYS = {
 }
 ENCODINGS = ("utf-8", "gb18030", "gbk")
 SHOP_ID = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
-
-
-class RunLocked(DoudianError):
-    exit_code = EXIT_LOCKED
 
 
 @dataclass(frozen=True)
@@ -176,56 +173,6 @@ class RunReport:
         if any(o.outcome == "attention" for o in self.outcomes):
             return EXIT_REJECTED
         return EXIT_OK
-
-
-@contextlib.contextmanager
-def output_lock(root: Path, log: Any):
-    """Hold the output root's lock for the block. The lock is an flock on
-    `ROOT/.doudian.lock`: the kernel drops it when its holder dies, so a lock left by
-    a killed run is taken over at once."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            raise RunLocked(
-                f"{root}: another doudian run holds the lock ({holder}); nothing was done",
-                "wait for it to finish; a lock whose holder has died is taken over by the next run",
-            ) from None
-        previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-        if previous:
-            log(
-                "warning",
-                None,
-                None,
-                f"took over the lock left by a run that did not finish ({previous})",
-            )
-        os.ftruncate(fd, 0)
-        started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {started}\n".encode(), 0)
-        yield
-        os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # releases the flock
-
-
-def clear_leftovers(root: Path) -> int:
-    """Remove the temporary files and folders a killed run left under `root`."""
-    removed = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in list(dirnames):
-            if LEFTOVER.match(name):
-                shutil.rmtree(Path(dirpath) / name, ignore_errors=True)
-                dirnames.remove(name)
-                removed += 1
-        for name in filenames:
-            if LEFTOVER.match(name):
-                (Path(dirpath) / name).unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -429,7 +376,8 @@ def run_shop(
         files[key], gone = _expand(patterns)
         missing += gone
     resolved = ShopConfig(shop.id, shop.patterns, shop.price_rules, files)
-    return _Shop(config, resolved, on).run(missing, on_stage)
+    with held_by_caller(config.output):
+        return _Shop(config, resolved, on).run(missing, on_stage)
 
 
 def config_names(config: RunConfig) -> dict[str, str]:
@@ -442,6 +390,7 @@ def config_names(config: RunConfig) -> dict[str, str]:
         "costs": "costs (in the shop's files)",
         "shop_id": f"{name}: id",
         "out": f"{name}: output",
+        "resettle": "a settle --resettle of the period by hand",
         "config": "--config",
         "period": "the period due",
     }
@@ -451,7 +400,10 @@ def _stage_outcome(shop: str, stage: str, result: StageResult) -> StageOutcome:
     """A stage's result as the run records it (a check's `ineligible` is `attention`
     with exit 4)."""
     outcome = "attention" if result.status == "ineligible" else result.status
-    return StageOutcome(shop, stage, outcome, STATUS_EXIT[result.status], result.message)
+    message = result.message
+    if stage == "settle" and result.notes:  # later periods now stale: say so in the run
+        message = "; ".join([message, *result.notes])
+    return StageOutcome(shop, stage, outcome, STATUS_EXIT[result.status], message)
 
 
 def _outcome_name(code: int) -> str:
@@ -465,14 +417,6 @@ def _outcome_name(code: int) -> str:
 def _line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else "(no message)"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 23):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _rows(path: Path) -> int | None:
@@ -502,7 +446,7 @@ def manifest(
                     continue
                 seen.add(str(p))
                 inputs.append({
-                    "path": f, "size": p.stat().st_size, "sha256": _sha256(p),
+                    "path": f, "size": p.stat().st_size, "sha256": file_sha256(p),
                     "rows": report.input_rows.get(str(p)),
                 })  # fmt: skip
     outputs = []
@@ -514,7 +458,7 @@ def manifest(
             or any(part.startswith(".") for part in rel.parts)
         ):
             continue
-        outputs.append({"path": str(rel), "sha256": _sha256(p), "rows": _rows(p)})
+        outputs.append({"path": str(rel), "sha256": file_sha256(p), "rows": _rows(p)})
     return {
         "tool": "doudian-batch",
         "version": __version__,
@@ -547,6 +491,11 @@ def run(
     """Run every configured stage of every shop; write the manifest, last. Raises
     RunLocked when another run holds the output root."""
     report = RunReport()
+    given = [f for shop in config.shops for ps in shop.patterns.values() for f in _expand(ps)[0]]
+    try:
+        refuse_inputs_inside(config.output, given)
+    except UsageError as exc:
+        raise UsageError(exc.render(config_names(config))) from None
     with output_lock(config.output, log):
         started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         clock = time.monotonic()

@@ -12,6 +12,7 @@ from pipeline import shipping
 from pipeline.errors import EXIT_INELIGIBLE, EXIT_OK, DoudianError
 from pipeline.inputs import StagedInputs
 from pipeline.io.write import write_csv, write_json, write_text, write_xlsx
+from pipeline.locking import output_lock
 from pipeline.outcome import StageResult
 from pipeline.policy import load_policy
 
@@ -67,43 +68,44 @@ def shipping_mode(
     """Plan the switch of the products (and measure the orders' spot share) of one shop;
     write OUT/shipping_mode/ (upload.xlsx, upload.csv, payloads.jsonl, skipped.csv,
     summary.json, the inputs' findings)."""
-    stage = out / "shipping_mode"
-    inputs.publish(stage)
-    _one_shop(inputs, "products", "orders")
-    shipping.require_shipping_columns(inputs.frame("products"))
-    result = shipping.plan(
-        inputs.frame("products"),
-        inputs.frame("orders"),
-        as_of,
-        rules,
-        min_share=min_share,
-        spot_stock=spot_stock,
-        keywords=keywords,
-    )
-    note = _rejected_note(inputs, stage)
-    upload = shipping.upload_frame(result)
-    write_xlsx(upload, stage / "upload.xlsx", sheet="批量修改发货模式")
-    write_csv(upload, stage / "upload.csv")
-    write_text(shipping.payloads_frame(result).write_ndjson(), stage / "payloads.jsonl")
-    write_csv(shipping.skipped_frame(result), stage / "skipped.csv")
-    summary = shipping.summary(result)
-    write_json(summary, stage / "summary.json")
-    changed, skipped = summary["changed"], summary["skipped"]
-    reasons = ", ".join(f"{k} {n}" for k, n in skipped.items())
-    text = [
-        _share_line(result.share),
-        f"projected spot share {_pct(result.projected_share)} (floor {float(result.min_share):.4f})",
-        f"changed: {changed['tiered']} to 阶梯发货, {changed['presale']} to 全款预售; "
-        f"skipped: {sum(skipped.values())}{f' ({reasons})' if reasons else ''}; "
-        f"unchanged: {summary['unchanged']}",
-        f"written to {stage}",
-    ]
-    code = shipping.exit_code(result)
-    if note and code == EXIT_OK:
-        code = shipping.EXIT_WARNING
-    return StageResult(
-        "shipping-mode", _STATUS[code], summary, text, [stage], [note] if note else []
-    )
+    with output_lock(out):
+        stage = out / "shipping_mode"
+        inputs.publish(stage)
+        _one_shop(inputs, "products", "orders")
+        shipping.require_shipping_columns(inputs.frame("products"))
+        result = shipping.plan(
+            inputs.frame("products"),
+            inputs.frame("orders"),
+            as_of,
+            rules,
+            min_share=min_share,
+            spot_stock=spot_stock,
+            keywords=keywords,
+        )
+        note = _rejected_note(inputs, stage)
+        upload = shipping.upload_frame(result)
+        write_xlsx(upload, stage / "upload.xlsx", sheet="批量修改发货模式")
+        write_csv(upload, stage / "upload.csv")
+        write_text(shipping.payloads_frame(result).write_ndjson(), stage / "payloads.jsonl")
+        write_csv(shipping.skipped_frame(result), stage / "skipped.csv")
+        summary = shipping.summary(result)
+        write_json(summary, stage / "summary.json")
+        changed, skipped = summary["changed"], summary["skipped"]
+        reasons = ", ".join(f"{k} {n}" for k, n in skipped.items())
+        text = [
+            _share_line(result.share),
+            f"projected spot share {_pct(result.projected_share)} (floor {float(result.min_share):.4f})",
+            f"changed: {changed['tiered']} to 阶梯发货, {changed['presale']} to 全款预售; "
+            f"skipped: {sum(skipped.values())}{f' ({reasons})' if reasons else ''}; "
+            f"unchanged: {summary['unchanged']}",
+            f"written to {stage}",
+        ]
+        code = shipping.exit_code(result)
+        if note and code == EXIT_OK:
+            code = shipping.EXIT_WARNING
+        return StageResult(
+            "shipping-mode", _STATUS[code], summary, text, [stage], [note] if note else []
+        )
 
 
 def tiered_shipping(

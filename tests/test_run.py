@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,8 +153,8 @@ def test_killed_run_then_rerun_equals_a_clean_run(clean_run, exports, tmp_path, 
 
 def test_a_second_run_on_the_same_root_exits_at_once(exports, tmp_path):
     config = write_config(tmp_path, exports)
-    first = doudian_run(config, env={"DOUDIAN_PAUSE": "after-validate:4"}, wait=False)
-    # its log says when shop 1000001's validation is done: it then pauses 4 s, lock held
+    first = doudian_run(config, env={"DOUDIAN_PAUSE": "after-validate:30"}, wait=False)
+    # its log says when shop 1000001's validation is done: it then pauses 30 s (room for a slow start of the second run), lock held
     while "shop 1000001 validate: ok" not in (line := first.stderr.readline()):
         assert line, "the first run ended before pausing"
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*")}
@@ -232,3 +233,142 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, text, message):
     assert result.returncode == 2
     assert result.stderr.startswith(f"Error: --config {config}: ") and message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- the output root's lock on every writing command, and clean-up of what is ours -----
+
+HOLD = """import sys, time
+from pathlib import Path
+from pipeline.locking import output_lock
+with output_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def _settle_args(exports: Path, out: Path) -> list[str]:
+    e = exports / "1000001"
+    return ["settle", "--period", "2026-10-H2", "--out", str(out), "--orders", str(e / "orders.csv"),
+            "--after-sales", str(e / "after_sales.csv"), "--products", str(e / "products.csv")]  # fmt: skip
+
+
+def test_every_writing_command_exits_75_while_another_holds_the_root(doudian, exports, tmp_path):
+    out = tmp_path / "out"
+    e = exports / "1000001"
+    assert doudian(*_settle_args(exports, out)).exit_code == 0
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "held\n"
+        commands = {
+            "settle": _settle_args(exports, out),
+            "reconcile": ["reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", str(e / "bill.csv"), "--out", str(out)],
+            "price": ["price", "--rules", str(REPO / "fixtures" / "price" / "rules.toml"), "--products", str(e / "products.csv"), "--costs", str(e / "costs.csv"), "--out", str(out)],
+            "shipping-mode": ["shipping-mode", "--as-of", ON, "--products", str(e / "products.csv"), "--orders", str(e / "orders.csv"), "--out", str(out)],
+        }  # fmt: skip
+        for name, args in commands.items():
+            run = doudian(*args)
+            assert run.exit_code == 75, (name, run.stderr)
+            assert run.stderr.startswith(
+                f"Error: {out}: another doudian run holds the lock (pid {holder.pid} on "
+            ), name
+            assert run.stderr.endswith(
+                "; nothing was done\n  hint: wait for it to finish; a lock whose holder has died is taken over by the next run\n"
+            )
+        assert not (out / "reconciliation").exists() and not (out / "price").exists()
+        assert not (out / "shipping_mode").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_or_a_second_settle_exits_75_while_a_settle_works(exports, tmp_path):
+    """A manual settle into a shop's folder of a run's output: a second settle there,
+    and a `doudian run` over the whole output, exit 75 at once and leave its staging
+    folder alone; the settle then finishes."""
+    root = tmp_path / "out"
+    shop = root / "1000001"
+    env = {**os.environ, "DOUDIAN_PAUSE": "settle-computed:15"}
+    env.pop("DOUDIAN_DEBUG", None)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *_settle_args(exports, shop)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    folder = shop / "settlement" / "2026-10-H2"
+    while not list(folder.glob(".settle-*/lines-*.parquet")):
+        assert first.poll() is None, first.communicate()
+    scratch = sorted(folder.glob(".*"))
+    second = subprocess.run(
+        [sys.executable, "-m", "pipeline", *_settle_args(exports, shop)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert second.returncode == 75
+    assert second.stderr.startswith(f"Error: {shop}: another doudian run holds the lock (pid {first.pid} on ")  # fmt: skip
+    run = doudian_run(write_config(tmp_path, exports))
+    assert run.returncode == 75, run.stderr
+    assert run.stderr.startswith(
+        f"Error: {root}: another doudian run holds the lock of {shop} (pid {first.pid} on "
+    )
+    assert sorted(folder.glob(".*")) == scratch and all(p.exists() for p in scratch)
+    first.communicate(timeout=120)
+    assert first.returncode == 0
+    assert (folder / "summary.json").is_file() and not (root / "manifest.json").exists()
+
+
+def test_clean_up_removes_only_what_this_tool_left(doudian, tmp_path):
+    """The user's dot-files that look like temporary names survive `doudian run`; the
+    marked scratch folder and the temporary file a killed command left are removed, and
+    a marked folder still in use is not."""
+    from pipeline.locking import SCRATCH_MARK, clear_leftovers, in_use
+
+    out = tmp_path / "out"
+    mine = [out / ".staging-x" / "notes.txt", out / ".foo.tmp", out / ".settle-old" / "a.csv",
+            out / "1000001" / ".validate-y", out / "1000001" / ".statement.csv.abc.tmp"]  # fmt: skip
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("the user's", encoding="utf-8")
+    left = out / "1000001" / "settlement" / "2026-10-H2" / ".settle-k1ll3d"
+    left.mkdir(parents=True)
+    (left / SCRATCH_MARK).write_text("", encoding="utf-8")
+    (left / "lines-000000.parquet").write_bytes(b"PAR1")
+    tmp_file = out / "1000001" / ".summary.json.x1y2.doudian-tmp"
+    tmp_file.write_text("{", encoding="utf-8")
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        f'output = "out"\nstages = ["validate"]\n[[shops]]\nid = "1000001"\n'
+        f'orders = "{REPO / "fixtures" / "orders_utf8_bom.csv"}"\n',
+        encoding="utf-8",
+    )
+    run = doudian("run", "--config", str(config), "--on", ON)
+    assert run.exit_code == 0, run.stderr
+    assert "removed 2 temporary file(s) left by a run that did not finish" in run.stderr
+    assert not left.exists() and not tmp_file.exists()
+    assert all(p.read_text(encoding="utf-8") == "the user's" for p in mine)
+    busy = out / ".validate-busy"
+    busy.mkdir()
+    (busy / SCRATCH_MARK).write_text("", encoding="utf-8")
+    with in_use(busy / SCRATCH_MARK):
+        assert clear_leftovers(out) == 0
+    assert clear_leftovers(out) == 1 and not busy.exists()
+
+
+@pytest.mark.parametrize("command", ["settle", "price", "shipping-mode"])
+def test_an_output_root_holding_an_input_is_refused_before_writing(doudian, tmp_path, command):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name in ("orders_utf8_bom.csv", "products.csv"):
+        shutil.copy(REPO / "fixtures" / name, exports / name)
+    orders, products = exports / "orders_utf8_bom.csv", exports / "products.csv"
+    args = {
+        "settle": ["settle", "--period", "2026-10-H2", "--orders", str(orders), "--out", str(tmp_path)],
+        "price": ["price", "--rules", str(REPO / "fixtures" / "price" / "rules_no_blocks.toml"), "--products", str(products), "--out", str(exports)],
+        "shipping-mode": ["shipping-mode", "--as-of", ON, "--products", str(products), "--orders", str(orders), "--out", str(exports)],
+    }  # fmt: skip
+    run = doudian(*args[command])
+    out = Path(args[command][args[command].index("--out") + 1])
+    shown = orders if command == "settle" else products
+    assert (run.exit_code, run.stderr) == (
+        2,
+        f"Error: --out {out} holds the input file {shown}: the output folder must be outside "
+        "the folders of the exports\n",
+    )
+    assert sorted(p.name for p in exports.iterdir()) == ["orders_utf8_bom.csv", "products.csv"]

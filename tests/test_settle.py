@@ -491,8 +491,9 @@ def test_cli_rerun_is_byte_identical_and_nothing_settles_twice(doudian, tmp_path
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert list(summary) == sorted([
         "period", "window_start", "window_end", "settle_date", "input_rows", "rejected_rows",
-        "lines", "excluded", "totals", "per_shop",
+        "lines", "excluded", "totals", "per_shop", "stale_periods",
     ])  # fmt: skip
+    assert summary["stale_periods"] == []
     assert summary["input_rows"] == 3 and summary["rejected_rows"] == 1
     assert summary["lines"] == {"sale": 1, "carry-over": 0, "clawback": 0}
     assert summary["excluded"] == {
@@ -652,18 +653,6 @@ def test_policy_file_overrides_one_rate(doudian, tmp_path):
     assert (run.exit_code, run.stderr) == (
         2,
         f"Error: --policy {bad}: [settlement] default_fee_bp must be a whole number of basis points from 0 to 10000, not 12.5\n",
-    )
-
-
-def test_rerunning_an_earlier_period_warns_later_ones_are_stale(doudian, tmp_path):
-    orders = write_orders(tmp_path / "o.csv", [row("6950000000000000001", "2026-10-20 10:00:00")])
-    out = tmp_path / "out"
-    doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
-    doudian("settle", "--orders", orders, "--period", "2026-11-H1", "--out", str(out))
-    run = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
-    assert (
-        run.stderr
-        == "warning: later periods were settled from the old 2026-10-H2 and are now stale: 2026-11-H1\n"
     )
 
 

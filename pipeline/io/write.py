@@ -20,6 +20,7 @@ import polars as pl
 
 from pipeline import faults
 from pipeline.errors import InputError
+from pipeline.locking import SCRATCH_MARK, TEMP_SUFFIX, in_use
 
 
 @contextlib.contextmanager
@@ -27,15 +28,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it to `path`."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        faults.point("before-rename")
-        os.replace(tmp_path, final)
+        with in_use(tmp_path):  # clean-up by another command leaves it alone
+            yield tmp_path
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            faults.point("before-rename")
+            os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -44,7 +46,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def scratch_folder(parent: Path, prefix: str) -> Iterator[Path]:
     """A temporary folder inside `parent` (made, with its parents, when missing) for the
-    block, always removed after it. When the block raises InputError (a file that
+    block, always removed after it. It holds the mark `.doudian-scratch`, in use for the
+    block, by which clean-up knows a folder this tool left (pipeline/locking.py). When the block raises InputError (a file that
     cannot be used at all), the folders this call made are removed too, if empty: such
     a run leaves no trace."""
     made = []
@@ -54,8 +57,11 @@ def scratch_folder(parent: Path, prefix: str) -> Iterator[Path]:
         folder = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    mark = work / SCRATCH_MARK
+    mark.write_text(f"a temporary folder of doudian (pid {os.getpid()})\n", encoding="utf-8")
     try:
-        yield work
+        with in_use(mark):
+            yield work
     except InputError:
         shutil.rmtree(work, ignore_errors=True)
         for folder in made:  # deepest first

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.errors import UsageError
 from pipeline.inputs import StagedInputs
+from pipeline.locking import output_lock
 from pipeline.outcome import StageResult
 from pipeline.price.engine import decide
 from pipeline.price.outputs import as_text, preview, write_outputs
@@ -29,13 +30,14 @@ def price_inputs(
     inputs: StagedInputs, rules: RuleSet, out: Path, *, dry_run: bool = False
 ) -> StageResult:
     """Decide the new prices of the validated products (and costs); write OUT/price/."""
-    folder = out / "price"
-    inputs.publish(folder)
-    decided = decide(inputs.frame("products"), inputs.frame("costs"), rules).collect()
-    rejected = inputs.rejected_rows
-    result = write_outputs(decided, folder, rules, dry_run=dry_run, rejected_rows=rejected)
-    lines = [preview(decided), ""] if dry_run else []
-    lines += as_text(result).split("\n")
-    blocked = sum(result.summary["blocked"].values())
-    status = "attention" if blocked or rejected else "ok"
-    return StageResult("price", status, result.summary, lines, [folder])
+    with output_lock(out):
+        folder = out / "price"
+        inputs.publish(folder)
+        decided = decide(inputs.frame("products"), inputs.frame("costs"), rules).collect()
+        rejected = inputs.rejected_rows
+        result = write_outputs(decided, folder, rules, dry_run=dry_run, rejected_rows=rejected)
+        lines = [preview(decided), ""] if dry_run else []
+        lines += as_text(result).split("\n")
+        blocked = sum(result.summary["blocked"].values())
+        status = "attention" if blocked or rejected else "ok"
+        return StageResult("price", status, result.summary, lines, [folder])

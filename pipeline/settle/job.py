@@ -1,9 +1,11 @@
-"""One period run: validate the inputs, settle against the ledger, write the statement,
-the exclusions, the summary and the period's ledger file (each atomically)."""
+"""One period run, under the output root's lock: check the ledger, validate the inputs,
+settle against the standing earlier periods, write the statement, the exclusions, the
+summary (each atomically) and commit the period to the ledger last."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from pipeline import faults
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.inputs import StagedInputs, staged_inputs
 from pipeline.io.write import scratch_folder, write_csv, write_json, write_parquet, write_xlsx, yuan
+from pipeline.locking import clear_leftovers, output_lock, refuse_inputs_inside
 from pipeline.outcome import StageResult
 from pipeline.parallel import ordered_map
 from pipeline.settle.engine import (
@@ -26,7 +29,7 @@ from pipeline.settle.engine import (
     lookups,
     split,
 )
-from pipeline.settle.ledger import Ledger
+from pipeline.settle.ledger import Ledger, input_hashes
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
 
@@ -56,7 +59,7 @@ class SettleResult:
     period: Period
     folder: Path
     summary: dict[str, Any]
-    stale: list[Period]
+    stale: list[Period]  # the later periods that stand stale after this run
     exit_code: int
 
     @property
@@ -76,7 +79,8 @@ class SettleResult:
         if self.stale:
             names = ", ".join(p.id for p in self.stale)
             notes.append(
-                f"warning: later periods were settled from the old {period.id} and are now stale: {names}"
+                f"warning: later periods were settled from the old {period.id} and are now stale: {names}; "
+                "settle them again, in order"
             )
         status = "attention" if self.exit_code == EXIT_REJECTED else "ok"
         return StageResult("settle", status, s, text, [self.folder], notes, self)
@@ -86,6 +90,32 @@ def not_due(on: dt.date) -> StageResult:
     """`settle --on` a day that is neither the 1st nor the 16th."""
     text = f"nothing is due on {on.isoformat()}: settlement runs on the 1st and the 16th"
     return StageResult("settle", "not-due", {"on": on.isoformat(), "due": None}, [text])
+
+
+@dataclass
+class Admission:
+    """A period the ledger has let in (under the output root's lock): the ledger, and
+    the hash of the inputs, computed beside the settlement and wanted at its commit."""
+
+    ledger: Ledger
+    hashes: Callable[[], Any]
+
+
+def admit(
+    out: Path, period: Period, files: dict[str, list[str]], policy: SettlementPolicy, *,
+    resettle: bool,
+) -> Admission:  # fmt: skip
+    """Check the ledger of `out` and let `period` in, or refuse it (LedgerError: a
+    ledger file cannot be trusted; PeriodRefused: later periods were settled from it and
+    `resettle` is not given). Clears what a killed run of the period left."""
+    hashing = ThreadPoolExecutor(1, thread_name_prefix="hashes")
+    hashes = hashing.submit(input_hashes, files, policy)
+    hashing.shutdown(wait=False)
+    ledger = Ledger(out / "ledger")
+    ledger.admit(period, hashes.result, resettle=resettle)
+    if (out / "settlement" / period.id).is_dir():  # what a killed run of it left
+        clear_leftovers(out / "settlement" / period.id)
+    return Admission(ledger, hashes.result)
 
 
 def run_settlement(
@@ -101,19 +131,31 @@ def run_settlement(
     sheet: str | None = None,
     shop_id: str | None = None,
     xlsx: bool = False,
+    resettle: bool = False,
 ) -> SettleResult:
-    """Validate the files, then `settle_inputs`."""
-    folder = out / "settlement" / period.id
+    """Settle `period` into `out` from these files. Raises RunLocked (exit 75) when
+    another command works in `out`, UsageError when `out` holds an input file,
+    LedgerError (exit 1) when a ledger file cannot be trusted, PeriodRefused (exit 2)
+    when later periods were settled from this one's entries and `resettle` is not given
+    (with it, they are marked stale: `SettleResult.stale`, `stale_periods` in
+    summary.json)."""
     files = {
         "orders": orders,
         "after-sales": after_sales,
         "products": products,
         "commissions": commissions,
     }
-    with staged_inputs(
-        files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
-    ) as inputs:
-        return settle_inputs(inputs, period=period, out=out, policy=policy, xlsx=xlsx)
+    refuse_inputs_inside(out, [f for paths in files.values() for f in paths])
+    with output_lock(out):
+        admission = admit(out, period, files, policy, resettle=resettle)
+        folder = out / "settlement" / period.id
+        with staged_inputs(
+            files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
+        ) as inputs:
+            return settle_inputs(
+                inputs, period=period, out=out, policy=policy, xlsx=xlsx, resettle=resettle,
+                admission=admission,
+            )  # fmt: skip
 
 
 def settle_inputs(
@@ -123,44 +165,55 @@ def settle_inputs(
     out: Path,
     policy: SettlementPolicy,
     xlsx: bool = False,
+    resettle: bool = False,
+    admission: Admission | None = None,
 ) -> SettleResult:
     """Settle `period` from validated inputs (orders, after-sales, products,
-    commissions) against the ledger in `out`; write the statement, the exclusions, the
-    summary and the period's ledger file."""
+    commissions) against the ledger in `out` (admitted first, unless `admission` says
+    it was); write the statement, the exclusions and the summary, and commit the period
+    to the ledger last."""
     folder = out / "settlement" / period.id
-    ledger = Ledger(out / "ledger")
-    inputs.publish(folder)
-    orders_frame = inputs.frame("orders")
-    missing_shop = (
-        orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
-    )
-    if missing_shop:
-        raise UsageError(
-            f"{missing_shop:,} valid order rows have no 店铺ID: pass {{opt:shop_id}} ID for a "
-            "single-shop export without that column"
+    with output_lock(out):
+        if admission is None:
+            admission = admit(out, period, inputs.files(), policy, resettle=resettle)
+        inputs.publish(folder)
+        ledger = admission.ledger
+        orders_frame = inputs.frame("orders")
+        missing_shop = (
+            orders_frame.filter(pl.col("shop_id").is_null()).select(pl.len()).collect().item()
         )
-    with scratch_folder(folder, ".settle-") as work:
-        line_parts, excluded_parts = _decide_in_batches(
-            inputs.parts("orders"),
-            lookups(
-                inputs.frame("after-sales"),
-                inputs.frame("products"),
-                inputs.frame("commissions"),
-                ledger.before(period),
+        if missing_shop:
+            raise UsageError(
+                f"{missing_shop:,} valid order rows have no 店铺ID: pass {{opt:shop_id}} ID "
+                "for a single-shop export without that column"
+            )
+        with scratch_folder(folder, ".settle-") as work:
+            line_parts, excluded_parts = _decide_in_batches(
+                inputs.parts("orders"),
+                lookups(
+                    inputs.frame("after-sales"),
+                    inputs.frame("products"),
+                    inputs.frame("commissions"),
+                    ledger.before(period),
+                    policy,
+                ).collect(),
+                period,
+                ledger.start(period),
                 policy,
-            ).collect(),
-            period,
-            ledger.start(period),
-            policy,
-            work,
-        )
-        faults.point("settle-computed")
-        summary = _write_outputs(period, folder, line_parts, excluded_parts, inputs, xlsx)
-        ledger.write(period, split(pl.scan_parquet(line_parts)).ledger)
+                work,
+            )
+            faults.point("settle-computed")
+            pending = ledger.prepare(period, split(pl.scan_parquet(line_parts)).ledger)
+            marked = ledger.to_mark_stale(pending, resettle=resettle)
+            # every later period that stands stale once this one is committed (the same
+            # list when a run killed after its commit is run again)
+            stale = sorted({*marked, *(p for p in ledger.stale() if p > period)})
+            summary = _write_outputs(period, folder, line_parts, excluded_parts, inputs, xlsx)
+            summary["stale_periods"] = [p.id for p in stale]
+            write_json(summary, folder / "summary.json")
+            ledger.commit(pending, marked, admission.hashes())
     rejected = inputs.rejected_rows
-    return SettleResult(
-        period, folder, summary, ledger.later(period), EXIT_REJECTED if rejected else EXIT_OK
-    )
+    return SettleResult(period, folder, summary, stale, EXIT_REJECTED if rejected else EXIT_OK)
 
 
 def _write_outputs(
@@ -171,13 +224,13 @@ def _write_outputs(
     inputs: StagedInputs,
     xlsx: bool,
 ) -> dict[str, Any]:
-    """The statement (CSV, Parquet, XLSX when asked), the exclusions and summary.json;
-    returns the summary."""
+    """The statement (CSV, Parquet, XLSX when asked) and the exclusions; returns the
+    summary (written by the caller, once complete)."""
     staged = split(pl.scan_parquet(line_parts))
     excluded = pl.scan_parquet(excluded_parts)
     # Two files at a time (each its own scan of the staged parts), paired so that the
     # two big statement writers never run together: each holds a few hundred MB of
-    # buffers at 50 million rows. The ledger last, once the statement is in place.
+    # buffers at 50 million rows.
     with ThreadPoolExecutor(1, thread_name_prefix="outputs") as pool:
         beside = pool.submit(write_parquet, staged.lines, folder / "statement.parquet")
         write_csv(excluded, folder / "excluded.csv")
@@ -187,7 +240,6 @@ def _write_outputs(
         beside.result()
     if xlsx:
         write_xlsx(_for_people(staged.lines).collect(), folder / "statement.xlsx", sheet=period.id)
-    write_json(summary, folder / "summary.json")
     return summary
 
 
