@@ -81,7 +81,10 @@ COST_SCHEMA = {"sku_id": pl.String, "merchant_code": pl.String, "item_no": pl.St
                "cost": pl.Int64}  # fmt: skip
 
 
-def run(tmp_path, lines, orders, costs, policy=ProfitPolicy(), excluded=(), drop=()):  # noqa: ANN001
+DEFAULT = ProfitPolicy()
+
+
+def run(tmp_path, lines, orders, costs, policy=DEFAULT, excluded=(), drop=()):  # noqa: ANN001
     folder = statement_dir(tmp_path, lines, excluded)
     o = pl.DataFrame(orders, schema=ORDER_SCHEMA).drop(*drop).lazy()
     c = pl.DataFrame(costs, schema=COST_SCHEMA).drop(*drop).lazy()
