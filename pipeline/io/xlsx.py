@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.io.write import atomic_path, formula_safe
+from pipeline.io.write import atomic_path, formula_safe, yuan
 
 MONEY_FORMAT = "#,##0.00"
 BP_FORMAT = "0.00%"
@@ -56,11 +56,9 @@ def _cells(sheet: Sheet) -> pl.DataFrame:
     for name, dtype in frame.schema.items():
         c = pl.col(name)
         if name in sheet.money:
-            c = c.cast(pl.Float64) / 100
+            c = yuan(c)  # exact: the cell gets the double nearest to the yuan amount
         elif name in sheet.bp:
-            c = c.cast(pl.Float64) / 10_000
-        elif isinstance(dtype, pl.Decimal):
-            c = c.cast(pl.Float64)
+            c = (c.cast(pl.Decimal(24, 4)) / 10_000).cast(pl.Decimal(24, 4))
         elif isinstance(dtype, pl.Datetime):
             c = c.dt.strftime(TIME_FORMAT)
         elif isinstance(dtype, pl.Date):
@@ -95,7 +93,7 @@ def _widths(cells: pl.DataFrame, headers: list[str]) -> list[int]:
     for name, head in zip(cells.columns, headers, strict=True):
         column = cells.get_column(name)
         if column.dtype.is_numeric():
-            biggest = column.abs().max()
+            biggest = column.cast(pl.Float64).abs().max()
             cell = len(f"{biggest:,.2f}") + 1 if biggest is not None else 0
         else:
             cell = pl.select(_display_width(pl.lit(column.cast(pl.String)))).to_series().max()
@@ -117,9 +115,10 @@ def _write_sheet(book: Any, formats: dict[str, Any], sheet: Sheet) -> None:
         values = cells.get_column(name).to_list()
         write = {"text": ws.write_string, "boolean": ws.write_boolean}.get(kind, ws.write_number)
         fmt = formats.get(kind)
+        exact = kind in ("money", "bp")
         for i, value in enumerate(values, start=1):
             if value is not None:
-                write(i, j, value, fmt)
+                write(i, j, float(value) if exact else value, fmt)
     ws.freeze_panes(1, 0)
     if cells.width:
         ws.autofilter(0, 0, max(cells.height, 1), cells.width - 1)
