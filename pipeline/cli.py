@@ -152,6 +152,8 @@ STAGE_COMMANDS = (
     "pipeline.cli_shipping",
     "pipeline.cli_price",
     "pipeline.cli_checks",
+    "pipeline.cli_profit",
+    "pipeline.cli_report",
     "pipeline.cli_run",
 )
 for _name in STAGE_COMMANDS:

@@ -246,11 +246,16 @@ def window_orders(orders: pl.LazyFrame, as_of: dt.date, policy: ShippingPolicy) 
     sub-order without a 承诺发货时间 is not spot)."""
     start, end = window(as_of, policy.window_days)
     paid = pl.col("paid_at")
-    delay = pl.col("promised_ship_at") - paid
-    spot = (delay <= pl.duration(hours=policy.spot_max_hours)).fill_null(False)
     return orders.filter(paid.is_not_null() & (paid >= start) & (paid < end)).select(
-        "product_id", spot.alias("spot")
+        "product_id", spot_flag(policy)
     )
+
+
+def spot_flag(policy: ShippingPolicy) -> pl.Expr:
+    """`spot`: 承诺发货时间 at most spot_max_hours after 支付完成时间 (false without a
+    承诺发货时间)."""
+    delay = pl.col("promised_ship_at") - pl.col("paid_at")
+    return (delay <= pl.duration(hours=policy.spot_max_hours)).fill_null(False).alias("spot")
 
 
 def measure(orders: pl.LazyFrame, as_of: dt.date, policy: ShippingPolicy) -> SpotShare:

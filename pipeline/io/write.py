@@ -128,20 +128,13 @@ def formula_safe(expr: pl.Expr) -> pl.Expr:
 
 
 def write_xlsx(frame: pl.DataFrame, path: str | Path, *, sheet: str = "Sheet1") -> None:
-    """An XLSX file for people: String columns (IDs included) as text cells, never
-    turned into numbers, formulas or links; byte-identical for the same frame."""
-    import datetime as dt
+    """An XLSX file for people with one sheet, by the project's one XLSX writer
+    (`pipeline.io.xlsx`): String columns (IDs included) as text cells, never turned into
+    numbers, formulas or links; Decimal yuan as numbers formatted `#,##0.00`; the header
+    frozen, with filters; byte-identical for the same frame."""
+    from pipeline.io.xlsx import Sheet, write_workbook
 
-    import xlsxwriter
-
-    with atomic_path(path) as tmp:
-        book = xlsxwriter.Workbook(
-            str(tmp),
-            {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
-        )
-        book.set_properties({"created": dt.datetime(2000, 1, 1)})
-        frame.write_excel(workbook=book, worksheet=sheet, autofit=True)
-        book.close()
+    write_workbook(path, [Sheet(sheet, frame)])
 
 
 def yuan(fen: pl.Expr) -> pl.Expr:

@@ -14,7 +14,8 @@ In: the valid product rows (商品导出, `schemas.products`), the valid cost ro
 All arithmetic is exact integer math: a percentage is applied as
 `price * (10000 + percent_bp)` in units of 1/10000 fen, the amount is added in the same
 units, and the result is rounded once, half away from zero, to the rule's step (fen,
-jiao, yuan). Guards compare integers too: `new * 10000 >= cost * (10000 + margin_bp)`,
+jiao, yuan). Guards compare integers too: `new >= cost_floor(cost, margin_bp)` (the
+ceiling of `cost * (10000 + margin_bp) / 10000`),
 `|new - old| * 10000 <= old * max_change_bp`.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.price.rules import Rule, RuleSet
+from pipeline.settle.money import cost_floor
 
 #: 1 = 10000 basis points; arithmetic units are 1/SCALE fen
 SCALE = 10_000
@@ -177,7 +179,7 @@ def guard_reason() -> pl.Expr:
         .then(pl.lit("max_price"))
         .when(margin.is_not_null() & cost.is_null())
         .then(pl.lit("no-cost"))
-        .when(new * SCALE < cost * (SCALE + margin))
+        .when(new < cost_floor(cost, margin))
         .then(pl.lit("min_margin"))
         .when((new - old).abs() * SCALE > old * change)
         .then(pl.lit("max_change_pct"))

@@ -32,3 +32,11 @@ def share(amount: pl.Expr, part: pl.Expr, whole: pl.Expr) -> pl.Expr:
         .then(amount)
         .otherwise(round_half_up_div(amount * part, whole))
     )
+
+
+def cost_floor(cost: pl.Expr, margin_bp: pl.Expr | int) -> pl.Expr:
+    """The lowest price in fen with `price >= cost * (1 + margin)`: the ceiling of
+    cost * (10000 + margin_bp) / 10000, exactly in integers (cost >= 0). The price
+    guard's min_margin and the profit report's loss makers both use it."""
+    m = margin_bp if isinstance(margin_bp, pl.Expr) else pl.lit(margin_bp, pl.Int64)
+    return -((-(cost * (m + 10_000))) // 10_000)

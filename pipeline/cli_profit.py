@@ -1,0 +1,101 @@
+"""`doudian profit`: profit per settled line, SKU and shop."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.errors import EXIT_REJECTED
+from pipeline.options import encoding_arg, json_option, out_option, policy_option, reading_options
+
+FILES = click.Path(dir_okay=False, path_type=str)
+
+
+def _orders_columns() -> list[str]:
+    """The order cells profit reads: those settlement checks, and the cost keys."""
+    from pipeline.profit.engine import ORDER_COLUMNS
+    from pipeline.settle.job import SETTLE_COLUMNS
+    from schemas import KINDS
+
+    names = KINDS["orders"].spec.names
+    return [c for c in (*SETTLE_COLUMNS["orders"], *ORDER_COLUMNS) if c in names]
+
+
+@click.command()
+@click.option(
+    "--statement",
+    "statement",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A settled period's folder, OUT/settlement/PERIOD.",
+)
+@click.option(
+    "--orders",
+    "orders",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="The order export the period was settled from (for 商品数量 and the cost keys).",
+)
+@click.option(
+    "--costs",
+    "costs",
+    multiple=True,
+    required=True,
+    type=FILES,
+    help="Cost file (成本价, by SKU ID, 商家编码 or 货号); repeat for several files.",
+)
+@out_option
+@policy_option
+@reading_options
+@json_option
+def profit(statement, orders, costs, out, policy, encoding, sheet, shop_id, as_json):  # noqa: ANN001
+    """Profit per settled line, SKU and shop: cost = 成本价 x 商品数量, profit = net -
+    cost - fulfilment (the policy's fee per parcel), in fen; see docs/profit.md.
+
+    Writes OUT/profit/PERIOD/: profit.csv and profit.parquet (one row per line, with
+    the cost key used or no-cost), no_cost.csv, by_sku.csv, by_shop.csv,
+    loss_makers.csv, summary.json, and rejected/ for invalid input rows. Exit 0 when
+    every line has a cost and every row was valid, 3 when some line has no cost (its
+    profit is left empty) or some rows were rejected, 1 when a file cannot be used.
+    """
+    from pipeline.inputs import staged_inputs
+    from pipeline.policy import load_policy
+    from pipeline.profit import ProfitPolicy, profit_period
+    from pipeline.profit.job import read_statement
+
+    rules = ProfitPolicy.from_policy(load_policy(policy))
+    settled, _, _ = read_statement(statement)
+    folder = out / "profit" / settled["period"]
+    with staged_inputs(
+        {"orders": list(orders), "costs": list(costs)},
+        folder,
+        encoding=encoding_arg(encoding),
+        sheet=sheet,
+        shop_id=shop_id,
+        columns={"orders": _orders_columns()},
+    ) as inputs:
+        result = profit_period(
+            statement, inputs.frame("orders"), inputs.frame("costs"), rules, folder
+        )
+        rejected = inputs.rejected_rows
+    if as_json:
+        click.echo(json.dumps(result.summary, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        t = result.totals
+        margin = "-" if t["margin_bp"] is None else f"{t['margin_bp'] / 100:.2f}%"
+        click.echo(
+            f"{result.period}: {result.lines:,} lines, {result.no_cost_lines:,} without a cost, "
+            f"{result.loss_makers:,} loss-making SKUs\n"
+            f"  net {t['net'] / 100:,.2f}  cost {(t['cost'] or 0) / 100:,.2f}  "
+            f"fulfilment {t['fulfilment'] / 100:,.2f}  profit {(t['profit'] or 0) / 100:,.2f} yuan"
+            f" (margin {margin}, lines with a cost only)\n  outputs: {result.folder}"
+        )
+    sys.exit(EXIT_REJECTED if rejected else result.exit_code)
+
+
+def register(main: click.Group, check: click.Group) -> None:
+    main.add_command(profit)

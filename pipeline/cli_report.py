@@ -1,0 +1,68 @@
+"""`doudian report`: report.xlsx and report.html for a period."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.options import encoding_arg, out_option, policy_option, reading_options
+
+FILES = click.Path(dir_okay=False, path_type=str)
+REPORT_ORDER_COLUMNS = ("sub_order_id", "shop_id", "payable", "product_title", "created_at",
+                        "paid_at", "promised_ship_at", "received_at")  # fmt: skip
+
+
+@click.command()
+@out_option
+@click.option("--period", "period_text", required=True, metavar="YYYY-MM-H1|H2",
+              help="The settled period to report on (OUT/settlement/PERIOD).")  # fmt: skip
+@click.option("--shop", "shops", multiple=True, metavar="ID",
+              help="Report on this shop only; repeat for a set of shops (default: every shop).")  # fmt: skip
+@click.option("--orders", "orders", multiple=True, type=FILES,
+              help="Order export (订单导出): adds the amounts held back and the 60-day spot share.")  # fmt: skip
+@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the two files (default OUT/report/PERIOD, or "
+                   "OUT/report/PERIOD/shops-A-B for --shop A --shop B).")  # fmt: skip
+@policy_option
+@reading_options
+def report(out, period_text, shops, orders, folder, policy, encoding, sheet, shop_id):  # noqa: ANN001
+    """The report for people: report.xlsx (汇总, 结算明细, 未结算, 对账差异, 利润, 亏损商品;
+    money in yuan) and report.html (a self-contained page of charts that opens offline),
+    from what settle, reconcile and profit wrote under OUT for PERIOD; see docs/report.md.
+
+    Exit 0 when written, 3 when some order rows were rejected, 1 when the period was
+    not settled under OUT, 2 on a usage error.
+    """
+    from pipeline.errors import EXIT_OK, EXIT_REJECTED
+    from pipeline.inputs import staged_inputs
+    from pipeline.policy import load_policy
+    from pipeline.reporting import default_folder, write_report
+    from pipeline.settle.periods import Period
+
+    period = Period.parse(period_text)
+    rules = load_policy(policy)
+    folder = folder or default_folder(out, period, list(shops))
+    rejected = 0
+    if orders:
+        with staged_inputs(
+            {"orders": list(orders)}, folder, encoding=encoding_arg(encoding), sheet=sheet,
+            shop_id=shop_id, columns={"orders": REPORT_ORDER_COLUMNS},
+        ) as inputs:  # fmt: skip
+            result = write_report(out, period, list(shops), folder,
+                                  orders=inputs.frame("orders"), policy=rules)  # fmt: skip
+            rejected = inputs.rejected_rows
+    else:
+        result = write_report(out, period, list(shops), folder, policy=rules)
+    click.echo(
+        f"{result.period}: report for {len(result.shops)} shop(s) ({', '.join(result.shops)}), "
+        f"{len(result.charts)} charts\n"
+        + "".join(f"  note: {n}\n" for n in result.notes)
+        + f"  outputs: {result.folder / 'report.xlsx'}, {result.folder / 'report.html'}"
+    )
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+def register(main: click.Group, check: click.Group) -> None:
+    main.add_command(report)

@@ -1,0 +1,67 @@
+"""The report for people: report.xlsx (the workbook a finance person opens) and
+report.html (a self-contained page of charts), per period and set of shops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import EXIT_OK
+from pipeline.policy import Policy
+from pipeline.reporting import page, workbook
+from pipeline.reporting.data import gather
+from pipeline.settle.periods import Period
+from pipeline.shipping import ShippingPolicy
+
+FILES = ("report.xlsx", "report.html")
+
+
+@dataclass
+class ReportResult:
+    """What `write_report` wrote: the shops shown, the charts drawn (ids, in page
+    order), notes on what was missing, and the files (names inside `folder`)."""
+
+    period: str
+    folder: Path
+    shops: list[str]
+    charts: list[str]
+    notes: list[str]
+    files: list[str] = field(default_factory=lambda: list(FILES))
+    exit_code: int = EXIT_OK
+
+
+def default_folder(out_root: Path, period: Period, shops: list[str] | None) -> Path:
+    """OUT/report/PERIOD for every shop, OUT/report/PERIOD/shops-A-B for a set."""
+    base = out_root / "report" / period.id
+    return base / ("shops-" + "-".join(sorted(shops))) if shops else base
+
+
+def write_report(
+    out_root: Path,
+    period: Period | str,
+    shops: list[str] | None = None,
+    folder: Path | None = None,
+    *,
+    orders: pl.LazyFrame | None = None,
+    policy: Policy | None = None,
+) -> ReportResult:
+    """report.xlsx and report.html for `period` from the outputs under `out_root`
+    (settlement required; reconciliation and profit used when there). `orders` (valid
+    order rows) adds the amounts held back and the spot share (with `policy`'s
+    [shipping] section, default policy when None)."""
+    from pipeline.policy import load_policy
+
+    period = Period.parse(period) if isinstance(period, str) else period
+    policy = policy or load_policy()
+    shipping = ShippingPolicy.from_section(policy.name, policy.section("shipping"))
+    data = gather(Path(out_root), period, shops, orders, shipping if orders is not None else None)
+    folder = folder or default_folder(Path(out_root), period, shops)
+    folder.mkdir(parents=True, exist_ok=True)
+    workbook.write(data, folder / "report.xlsx")
+    drawn = page.write(data, shipping, folder / "report.html")
+    return ReportResult(period.id, folder, data.shops, drawn, data.notes)
+
+
+__all__ = ["FILES", "ReportResult", "write_report", "default_folder"]
