@@ -24,6 +24,11 @@ OPTION_NAMES: dict[str, str] = {
     "config": "--config",
     "out": "--out",
     "costs": "--costs",
+    "orders": "--orders",
+    "as_of": "--as-of",
+    "entity": "--entity",
+    "category": "--category",
+    "last_month_gmv": "--last-month-gmv",
 }
 
 
