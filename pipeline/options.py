@@ -25,6 +25,11 @@ OPTION_NAMES: dict[str, str] = {
     "out": "--out",
     "costs": "--costs",
     "resettle": "--resettle",
+    "orders": "--orders",
+    "as_of": "--as-of",
+    "entity": "--entity",
+    "category": "--category",
+    "last_month_gmv": "--last-month-gmv",
 }
 
 

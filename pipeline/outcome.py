@@ -93,6 +93,9 @@ class StageResult:
     notes: list[str] = field(default_factory=list)
     #: the stage's own typed result (a ValidationResult, a SettleResult, ...)
     detail: Any = None
+    #: the JSON document as it is printed, when it is not the summary (a frame of shops
+    #: written by polars, or a dict with its keys in their own order)
+    json_text: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUS_EXIT:
@@ -122,6 +125,8 @@ def worst(statuses: list[str]) -> str:
 
 
 def render(result: StageResult, as_json: bool) -> str:
+    if as_json and result.json_text is not None:
+        return result.json_text
     if as_json:
         return json.dumps(result.summary, ensure_ascii=False, indent=2, sort_keys=True)
     return result.text

@@ -839,3 +839,33 @@ def test_bad_policy_values_are_usage_errors(doudian, tmp_path, toml, message):
     run = doudian("check", command, *args, "--policy", policy)
     assert run.exit_code == 2
     assert run.stderr == f"Error: --policy {policy}: {message}\n"
+
+
+def test_check_stages_are_library_functions(tmp_path):
+    """The checks called directly (no click): a StageResult, settings named as tokens."""
+    from pipeline.checks import jobs
+    from pipeline.checks.deposit import DepositRules
+    from pipeline.errors import UsageError
+    from pipeline.policy import load_policy
+
+    rules = DepositRules.from_policy(load_policy(None))
+    one = jobs.deposit_one(rules, "企业", ["服饰", "珠宝文玩"])
+    assert (one.stage, one.status, one.exit_code) == ("check-deposit", "ok", 0)
+    assert one.summary == {"deposit_yuan": 20000, "set_by": "珠宝文玩", "policy": "default"}
+    assert one.lines == ["deposit: 20000 yuan, set by 珠宝文玩 (policy default)"]
+
+    roster = jobs.read_shops("deposit-shops", fx("deposit_shops.csv"), tmp_path)
+    many = jobs.deposit_many(roster, rules, tmp_path)
+    assert (many.status, many.exit_code) == ("ineligible", 4)  # D04 is refused
+    assert many.summary == {"shops": 6, "rejected": 2, "results": str(tmp_path / "deposit.csv")}
+    assert many.outputs == [tmp_path / "deposit.csv"]
+    assert many.lines[-3] == "6 shops (policy default): 3 ok, 1 refused, 2 invalid"
+    assert [s["shop_id"] for s in json.loads(many.json_text)["shops"]] == [
+        "D01", "D02", "D03", "D04", "D05", "D06",
+    ]  # fmt: skip
+
+    with pytest.raises(UsageError) as error:
+        jobs.deposit_one(DepositRules.from_policy(load_policy("2025")), "企业", [], "12.3.4")
+    assert error.value.message == (
+        "{opt:last_month_gmv} 12.3.4: not an amount in yuan (like 52000 or 52,000.50)"
+    )
