@@ -139,14 +139,46 @@ def settle(
     type=FILES,
     help="The platform's 结算账单; repeat for several files.",
 )
+@click.option(
+    "--fund-flow",
+    "fund_flow",
+    multiple=True,
+    type=FILES,
+    help="资金账单 / 动账明细 (fund flow): run the full close; repeat for several files.",
+)
+@click.option(
+    "--account-flow",
+    "account_flow",
+    multiple=True,
+    type=FILES,
+    help="账户流水 with 账户余额: check the balance chain (runs the full close).",
+)
+@click.option(
+    "--orders",
+    "orders",
+    multiple=True,
+    type=FILES,
+    help="Order export, for the close's payable recheck.",
+)
+@click.option(
+    "--after-sales",
+    "after_sales",
+    multiple=True,
+    type=FILES,
+    help="After-sales export, for the after-sale behind each refund in the close.",
+)
 @out_option
+@policy_option
 @reading_options
 @click.option(
     "--all-bill-rows",
     is_flag=True,
     help="Match every bill row, not only those settled in the period's cycle.",
 )
-def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  # noqa: ANN001
+def reconcile(
+    statement, bill, fund_flow, account_flow, orders, after_sales, out, policy, encoding, sheet,
+    shop_id, all_bill_rows,
+):  # fmt: skip  # noqa: ANN001
     """Match a settled period's statement against the platform's 结算账单 by 子订单号.
 
     Writes OUT/reconciliation/PERIOD/reconciliation.csv (sub_order_id, status,
@@ -154,9 +186,17 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     rows whose 结算时间 falls in the period's settlement cycle (from its settle date to
     the next one) are matched. Exit 0 when everything matches, 3 when there are
     differences or rejected bill rows.
+
+    With --fund-flow or --account-flow it runs the finance close (docs/close.md):
+    reconciliation.csv gains the bill-vs-funds columns, and bill_checks.csv,
+    order_checks.csv, refunds.csv, other_funds.csv and balance.csv are written beside
+    it. Exit 0 when statement, bill and funds agree and nothing is unclassified, else 3.
     """
+    from pipeline.close.job import close_period, close_text
+    from pipeline.close.policy import CloseRules
     from pipeline.inputs import staged_inputs
     from pipeline.io.write import write_csv, write_json
+    from pipeline.policy import load_policy
     from pipeline.reconcile import bill_in_cycle, summarize
     from pipeline.reconcile import reconcile as match
     from pipeline.settle.periods import Period
@@ -169,13 +209,33 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
         )
     period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
     folder = out / "reconciliation" / period.id
+    close = bool(fund_flow or account_flow)
+    if (orders or after_sales) and not close:
+        raise UsageError(
+            "--orders and --after-sales are for the close: give --fund-flow or --account-flow too"
+        )
+    rules = CloseRules.from_policy(load_policy(policy)) if close else None
+    files = {"bill": list(bill), "fund-flow": list(fund_flow), "account-flow": list(account_flow),
+             "orders": list(orders), "after-sales": list(after_sales)}  # fmt: skip
     with staged_inputs(
-        {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+        files, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
     ) as inputs:
         rows = inputs.frame("bill")
         total = rows.select(pl.len()).collect().item()
         if not all_bill_rows:
             rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
+        if close:
+            outside = int(total - rows.select(pl.len()).collect().item())
+            closed = close_period(
+                pl.scan_parquet(statement_path), rows,
+                inputs.frame("fund-flow") if fund_flow else None,
+                inputs.frame("account-flow") if account_flow else None,
+                rules, folder, orders=inputs.frame("orders") if orders else None,
+                after_sales=inputs.frame("after-sales") if after_sales else None,
+                extra_summary={"bill_rows_outside_cycle": outside},
+            )  # fmt: skip
+            click.echo(close_text(period.id, closed))
+            sys.exit(max(closed.exit_code, EXIT_REJECTED if inputs.rejected_rows else EXIT_OK))
         result = match(pl.scan_parquet(statement_path), rows).collect()
         summary = summarize(result)
         summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
