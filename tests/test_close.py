@@ -340,3 +340,110 @@ def test_policy_edges_and_bad_policy(tmp_path):
         CloseRules.from_policy(
             Policy("p.toml", {"close": {**load_policy().data["close"], "tolerance": 2}})
         )
+
+
+FUND_30 = ("动账时间,动账流水号,动账方向,动账金额,动账账户,动账场景,计费类型,子订单号,订单号,售后编号,下单时间,"
+           "商品ID,订单类型,订单实付应结,运费实付,实际平台补贴_运费,实际平台补贴,实际达人补贴,实际抖音支付补贴,"
+           "实际抖音月付营销补贴,订单退款,平台服务费,佣金,渠道分成,招商服务费,站外推广费,其他分成,是否免佣,免佣金额,备注")  # fmt: skip
+FUND_39_EXTRA = "商品名称,达人ID,达人名称,其他平台补贴,以旧换新抵扣,政府补贴平台垫资,银行补贴,服务商佣金,商户主体名称"
+
+
+def fund_csv(path, header: str, rows: list[dict]) -> str:
+    names = header.split(",")
+    lines = [",".join(r.get(n, "") for n in names) for r in rows]
+    path.write_text("\ufeff" + header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def settlement_cells(flow: str, sub_order: str, yuan: str, direction: str = "入账") -> dict:
+    return {"动账时间": "2026-11-01 10:05:00", "动账流水号": flow, "动账方向": direction, "动账金额": yuan,
+            "动账账户": "聚合账户", "动账场景": "货款结算入账", "子订单号": f"'{sub_order}",
+            "订单号": "'6900000000000000001"}  # fmt: skip
+
+
+def test_real_headers_through_the_cli(doudian, tmp_path):
+    """The 30- and 39-column exports through `doudian validate fund-flow` and `doudian
+    reconcile --fund-flow`; 动帐流水号 is read as 动账流水号, a `'` before IDs stripped."""
+    from test_reconcile import write_bill
+    from test_settle import row, write_orders
+
+    orders = write_orders(
+        tmp_path / "orders.csv", [row("6950000000000000001", "2026-10-20 10:00:00")]
+    )
+    out = tmp_path / "out"
+    assert (
+        doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out)).exit_code
+        == 0
+    )
+    bill = write_bill(
+        tmp_path / "bill.csv",
+        ["2026-11-01 10:00:00,6900000000000000001,6950000000000000001,95.00,-5.00,0.00"],
+    )
+    old = fund_csv(tmp_path / "funds30.csv", FUND_30.replace("动账流水号", "动帐流水号"), [
+        {**settlement_cells("'F1", "6950000000000000001", "95.00"), "动帐流水号": "'F1"},
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F2", "动账方向": "出账", "动账金额": "50.00",
+         "动账账户": "聚合账户", "动账场景": "提现"},
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F2", "动账方向": "出账", "动账金额": "50.00",
+         "动账场景": "提现"},  # a copy: duplicate-flow
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F3", "动账方向": "转入", "动账金额": "1.00"},
+    ])  # fmt: skip
+    new = fund_csv(tmp_path / "funds39.csv", FUND_30 + "," + FUND_39_EXTRA, [
+        {"动账时间": "2026-11-03 09:00:00", "动账流水号": "F4", "动账方向": "出账", "动账金额": "3.00",
+         "动账场景": "", "备注": "运费险", "商品名称": "连衣裙", "商户主体名称": "某某公司"},
+    ])  # fmt: skip
+    checked = doudian("validate", "fund-flow", old, new, "--out", str(tmp_path / "v"))
+    assert checked.exit_code == 3, checked.stderr
+    rejected = (
+        (tmp_path / "v" / "rejected" / "fund-flow.csv").read_text(encoding="utf-8-sig").splitlines()
+    )
+    assert rejected[1:] == [
+        f"{old},4,动帐流水号,F2,duplicate-flow,动帐流水号: this 动账流水号 appeared before; the first copy is kept",
+        f"{old},5,动账方向,转入,bad-direction,动账方向: 动账方向 must be 入账 or 出账",
+    ]
+    valid = pl.read_parquet(tmp_path / "v" / "valid" / "fund-flow.parquet")
+    assert valid.select("flow_id", "sub_order_id", "amount").rows() == [
+        ("F1", "6950000000000000001", 9500),
+        ("F2", None, 5000),
+        ("F4", None, 300),
+    ]
+    run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", bill,
+                  "--fund-flow", old, "--fund-flow", new, "--out", str(out))  # fmt: skip
+    assert run.exit_code == 3, run.stderr  # two fund rows rejected
+    folder = out / "reconciliation" / "2026-10-H2"
+    lines = (folder / "reconciliation.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1] == "6950000000000000001,1001,match,matched,9500,9500,9500,0,0,,,,,,,"
+    assert (folder / "other_funds.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
+        "freight-insurance,,2026-11-03 09:00:00,F4,出账,-300,,运费险,,,,false," + new + ",2",
+        "withdrawal,,2026-11-02 09:00:00,F2,出账,-5000,提现,,,,出账,false," + old + ",3",
+    ]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["match"], summary["funds"]["matched"], summary["bill_rows_outside_cycle"]) == (
+        1,
+        1,
+        0,
+    )
+    assert summary["fund_rows"] == {
+        "rows": 3,
+        "settlement": 1,
+        "fund-not-billed": 0,
+        "refund": 0,
+        "other": 2,
+    }
+    assert run.stdout.startswith("2026-10-H2: statement vs bill: 1 match, 0 amount-mismatch")
+    assert (folder / "rejected" / "fund-flow.csv").is_file()
+
+
+def test_zipped_fund_flow_through_the_cli(doudian, tmp_path):
+    import zipfile
+
+    path = tmp_path / "funds.zip"
+    csv = fund_csv(
+        tmp_path / "part.csv", FUND_30, [settlement_cells("F1", "6950000000000000001", "95.00")]
+    )
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(csv, "资金账单_1.csv")
+    checked = doudian("validate", "fund-flow", str(path), "--out", str(tmp_path / "v"))
+    if checked.exit_code == 1:
+        pytest.skip("zip reading not available")
+    assert checked.exit_code == 0, checked.stderr
+    assert pl.read_parquet(tmp_path / "v" / "valid" / "fund-flow.parquet").height == 1
