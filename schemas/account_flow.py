@@ -13,16 +13,13 @@ import polars as pl
 
 from schemas import checks
 from schemas.base import KindSpec, Timestamp, col
-from schemas.fund_flow import DIRECTIONS
+from schemas.fund_flow import DIRECTIONS, MOVEMENT
 
 SPEC = KindSpec(
     name="account-flow",
     title="账户流水",
     columns=(
-        col("flow_time", "timestamp", "动账时间", required=True, nullable=False),
-        col("flow_id", "id", "动账流水号", "动帐流水号", required=True, nullable=False),
-        col("direction", "text", "动账方向", required=True, nullable=False),
-        col("amount", "money", "动账金额", required=True, nullable=False, signed=True),
+        *MOVEMENT,
         col("balance", "money", "账户余额", required=True, nullable=False, signed=True),
         col("scene", "text", "动账场景"),
         col("remark", "text", "备注"),

@@ -42,14 +42,19 @@ _MONEY = (
     ("provider_commission", "服务商佣金"),
 )
 
+#: The columns of a movement, in the fund flow and the account flow alike
+MOVEMENT = (
+    col("flow_time", "timestamp", "动账时间", required=True, nullable=False),
+    col("flow_id", "id", "动账流水号", "动帐流水号", required=True, nullable=False),
+    col("direction", "text", "动账方向", required=True, nullable=False),
+    col("amount", "money", "动账金额", required=True, nullable=False, signed=True),
+)
+
 SPEC = KindSpec(
     name="fund-flow",
     title="资金账单",
     columns=(
-        col("flow_time", "timestamp", "动账时间", required=True, nullable=False),
-        col("flow_id", "id", "动账流水号", "动帐流水号", required=True, nullable=False),
-        col("direction", "text", "动账方向", required=True, nullable=False),
-        col("amount", "money", "动账金额", required=True, nullable=False, signed=True),
+        *MOVEMENT,
         col("account", "text", "动账账户"),
         col("scene", "text", "动账场景", required=True),
         col("billing_type", "text", "计费类型"),
