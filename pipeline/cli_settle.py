@@ -122,14 +122,46 @@ def settle(
     type=FILES,
     help="The platform's 结算账单; repeat for several files.",
 )
+@click.option(
+    "--fund-flow",
+    "fund_flow",
+    multiple=True,
+    type=FILES,
+    help="资金账单 / 动账明细 (fund flow): run the full close; repeat for several files.",
+)
+@click.option(
+    "--account-flow",
+    "account_flow",
+    multiple=True,
+    type=FILES,
+    help="账户流水 with 账户余额: check the balance chain (runs the full close).",
+)
+@click.option(
+    "--orders",
+    "orders",
+    multiple=True,
+    type=FILES,
+    help="Order export, for the close's payable recheck.",
+)
+@click.option(
+    "--after-sales",
+    "after_sales",
+    multiple=True,
+    type=FILES,
+    help="After-sales export, for the after-sale behind each refund in the close.",
+)
 @out_option
+@policy_option
 @reading_options
 @click.option(
     "--all-bill-rows",
     is_flag=True,
     help="Match every bill row, not only those settled in the period's cycle.",
 )
-def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  # noqa: ANN001
+def reconcile(
+    statement, bill, fund_flow, account_flow, orders, after_sales, out, policy, encoding, sheet,
+    shop_id, all_bill_rows,
+):  # fmt: skip  # noqa: ANN001
     """Match a settled period's statement against the platform's 结算账单 by 子订单号.
 
     Writes OUT/reconciliation/PERIOD/reconciliation.csv (sub_order_id, status,
@@ -137,25 +169,41 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     rows whose 结算时间 falls in the period's settlement cycle (from its settle date to
     the next one) are matched. Exit 0 when everything matches, 3 when there are
     differences or rejected bill rows.
+
+    With --fund-flow or --account-flow it runs the finance close (docs/close.md):
+    reconciliation.csv gains the bill-vs-funds columns, and bill_checks.csv,
+    order_checks.csv, refunds.csv, other_funds.csv and balance.csv are written beside
+    it. Exit 0 when statement, bill and funds agree and nothing is unclassified, else 3.
     """
+    from pipeline.close.policy import CloseRules
     from pipeline.inputs import staged_inputs
     from pipeline.locking import output_lock, refuse_inputs_inside
+    from pipeline.policy import load_policy
     from pipeline.reconcile import read_statement, reconcile_inputs
 
+    close = bool(fund_flow or account_flow)
+    if (orders or after_sales) and not close:
+        raise UsageError(
+            "--orders and --after-sales are for the close: give --fund-flow or --account-flow too"
+        )
+    rules = CloseRules.from_policy(load_policy(policy)) if close else None
     period, _ = read_statement(statement)
-    folder = out / "reconciliation" / period.id
-    refuse_inputs_inside(out, bill)
+    files = {"bill": list(bill), "fund-flow": list(fund_flow), "account-flow": list(account_flow),
+             "orders": list(orders), "after-sales": list(after_sales)}  # fmt: skip
+    refuse_inputs_inside(out, [f for paths in files.values() for f in paths])
     with (
         output_lock(out),
         staged_inputs(
-            {"bill": list(bill)},
-            folder,
+            files,
+            out / "reconciliation" / period.id,
             encoding=encoding_arg(encoding),
             sheet=sheet,
             shop_id=shop_id,
         ) as inputs,
     ):
-        result = reconcile_inputs(inputs, statement, out, all_bill_rows=all_bill_rows)
+        result = reconcile_inputs(
+            inputs, statement, out, all_bill_rows=all_bill_rows, close_rules=rules
+        )
     show(result)
 
 

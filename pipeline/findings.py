@@ -36,6 +36,12 @@ CODES: dict[str, tuple[str, str]] = {
     "missing-key": ("error", "neither SKU ID nor 商家编码 is given"),
     "duplicate-sub-order": ("error", "this 子订单编号 appeared before; the first copy is kept"),
     "duplicate-after-sale": ("error", "this 售后单号 appeared before; the first copy is kept"),
+    "duplicate-bill-row": (
+        "error",
+        "this 子订单号 already has a row of this 结算单类型; the first copy is kept",
+    ),
+    "duplicate-flow": ("error", "this 动账流水号 appeared before; the first copy is kept"),
+    "bad-direction": ("error", "动账方向 must be 入账 or 出账"),
     "duplicate-sku": ("error", "this SKU ID appeared before; the first copy is kept"),
     "extra-cells": (
         "error",

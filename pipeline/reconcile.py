@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.close.policy import CloseRules
 from pipeline.errors import InputError
 from pipeline.inputs import StagedInputs
 from pipeline.io.write import write_csv, write_json
@@ -78,12 +79,19 @@ def read_statement(statement: Path) -> tuple[Period, Path]:
 
 
 def reconcile_inputs(
-    inputs: StagedInputs, statement: Path, out: Path, *, all_bill_rows: bool = False
+    inputs: StagedInputs,
+    statement: Path,
+    out: Path,
+    *,
+    all_bill_rows: bool = False,
+    close_rules: CloseRules | None = None,
 ) -> StageResult:
     """Match the statement of a settled period (its folder `statement`) against the
     validated bill rows; write OUT/reconciliation/PERIOD/ (reconciliation.csv,
-    summary.json, the bill's findings). By default only the bill rows of the period's
-    settlement cycle are matched."""
+    summary.json, the inputs' findings). By default only the bill rows of the period's
+    settlement cycle are matched. With `close_rules`, the finance close: the bill's own
+    formulas, and statement, bill and the fund flow / account flow given in `inputs`
+    tied together (pipeline.close)."""
     with output_lock(out):
         period, statement_path = read_statement(statement)
         folder = out / "reconciliation" / period.id
@@ -92,9 +100,12 @@ def reconcile_inputs(
         total = rows.select(pl.len()).collect().item()
         if not all_bill_rows:
             rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
+        outside = int(total - rows.select(pl.len()).collect().item())
+        if close_rules is not None:
+            return _close(inputs, period, statement_path, rows, folder, close_rules, outside)
         result = reconcile(pl.scan_parquet(statement_path), rows).collect()
         summary = summarize(result)
-        summary["bill_rows_outside_cycle"] = int(total - rows.select(pl.len()).collect().item())
+        summary["bill_rows_outside_cycle"] = outside
         write_csv(result, folder / "reconciliation.csv")
         write_json(summary, folder / "summary.json")
         text = [
@@ -108,3 +119,27 @@ def reconcile_inputs(
         differs = summary["match"] != len(result)
         status = "attention" if differs or inputs.rejected_rows else "ok"
         return StageResult("reconcile", status, summary, text, [folder])
+
+
+def _close(
+    inputs: StagedInputs,
+    period: Period,
+    statement_path: Path,
+    bill: pl.LazyFrame,
+    folder: Path,
+    rules: CloseRules,
+    outside: int,
+) -> StageResult:
+    from pipeline.close.job import close_period, close_text
+
+    def given(kind: str) -> pl.LazyFrame | None:
+        return inputs.frame(kind) if inputs.given(kind) else None
+
+    closed = close_period(
+        pl.scan_parquet(statement_path), bill, given("fund-flow"), given("account-flow"),
+        rules, folder, orders=given("orders"), after_sales=given("after-sales"),
+        extra_summary={"bill_rows_outside_cycle": outside},
+    )  # fmt: skip
+    status = "attention" if closed.exit_code or inputs.rejected_rows else "ok"
+    text = close_text(period.id, closed).split("\n")
+    return StageResult("reconcile", status, closed.summary, text, [folder], detail=closed)

@@ -222,10 +222,10 @@ class _BatchChecker:
         found = self._long(file_no, raw, rows, typed)
         warnings = self._long(file_no, raw, self._status_rows(typed), typed)
         bad_rows = found.get_column("row").unique()
-        key = self.spec.unique
+        keys = self.spec.key_columns
         # Only the batch's valid rows are staged; with a unique key, its hash (for the
-        # check across all files) and the key's cell as the file shows it (for a
-        # duplicate's finding).
+        # check across all files) and the key's (first) cell as the file shows it (for a
+        # duplicate's finding). A key of several columns with an empty part has no hash.
         staged = typed.filter(~pl.col("__row").is_in(bad_rows.implode())).select(
             *self.spec.names,
             pl.lit(raw.path, pl.String).alias("source_file"),
@@ -233,10 +233,10 @@ class _BatchChecker:
             pl.lit(file_no, pl.Int32).alias("__file_no"),
             *(
                 [
-                    pl.col(key).hash(seed=0).alias("__key_hash"),
-                    pl.col(raw_column(key)).alias("__key_raw"),
+                    _key_hash(keys).alias("__key_hash"),
+                    pl.col(raw_column(keys[0])).alias("__key_raw"),
                 ]
-                if key
+                if keys
                 else []
             ),
         )
@@ -272,8 +272,8 @@ class _BatchChecker:
     def duplicates(self, raws: list[RawExport], results: list[FileResult]) -> pl.DataFrame:
         """Later copies of the unique key across all files (the first copy, in file
         then row order, is kept), as findings; the files' counts are updated."""
-        key = self.spec.unique
-        if key is None or not self.parts:
+        keys = self.spec.key_columns
+        if not keys or not self.parts:
             return _empty_staged_findings()
         # Among rows that passed every other check (only those are staged): a corrected
         # copy given after a broken one is kept; the broken one is rejected for its own
@@ -292,9 +292,9 @@ class _BatchChecker:
             ]
         ).get_column("__key_hash")
         candidates = staged.filter(pl.col("__key_hash").is_in(repeated.implode()))
-        candidates = candidates.select(key, "__key_raw", "__file_no", "source_row")
-        dups = candidates.filter(~pl.col(key).is_first_distinct()).collect()
-        headers = {i: raw.headers[key] for i, raw in enumerate(raws)}
+        candidates = candidates.select(*keys, "__key_raw", "__file_no", "source_row")
+        dups = candidates.filter(~pl.struct(keys).is_first_distinct()).collect()
+        headers = {i: raw.headers[keys[0]] for i, raw in enumerate(raws)}
         files = {i: raw.path for i, raw in enumerate(raws)}
         header = pl.col("__file_no").replace_strict(headers, return_dtype=pl.String)
         findings = dups.select(
@@ -305,7 +305,7 @@ class _BatchChecker:
             pl.lit(self.spec.unique_code).alias("code"),
             message_expr(pl.lit(self.spec.unique_code), header).alias("message"),
             pl.col("__file_no"),
-            pl.lit(self.order[key], pl.Int32).alias("__order"),
+            pl.lit(self.order[keys[0]], pl.Int32).alias("__order"),
         )
         per_file = dups.group_by("__file_no").len()
         copies_by_file = dict(
@@ -408,6 +408,15 @@ class _BatchChecker:
             for name, known in self.spec.statuses.items()
         ]
         return pl.concat([_no_rows(), *frames])
+
+
+def _key_hash(keys: tuple[str, ...]) -> pl.Expr:
+    """The 64-bit hash of a row's unique key; of a key of several columns only when
+    every part is given (null otherwise: such a row is not checked)."""
+    if len(keys) == 1:
+        return pl.col(keys[0]).hash(seed=0)
+    given = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
+    return pl.when(given).then(pl.struct(keys).hash(seed=0))
 
 
 def _count(findings: pl.DataFrame) -> dict[str, int]:

@@ -8,7 +8,17 @@ from dataclasses import dataclass, replace
 
 import pandera.polars as pa
 
-from schemas import after_sales, bill, commissions, costs, metrics, orders, products
+from schemas import (
+    account_flow,
+    after_sales,
+    bill,
+    commissions,
+    costs,
+    fund_flow,
+    metrics,
+    orders,
+    products,
+)
 from schemas.base import ColumnSpec, KindSpec, normalize_header
 
 
@@ -23,7 +33,7 @@ class Kind:
         """The kind restricted to `names` (kept in the spec's order): a stage reads and
         checks the cells it uses. The unique key is always kept, so duplicates are
         still found; a check comparing two columns needs both to be listed."""
-        wanted = set(names) | ({self.spec.unique} if self.spec.unique else set())
+        wanted = set(names) | set(self.spec.key_columns)
         unknown = wanted - set(self.spec.names)
         if unknown:
             raise ValueError(f"{self.spec.name} has no column {', '.join(sorted(unknown))}")
@@ -42,6 +52,8 @@ KINDS: dict[str, Kind] = {
     "orders": Kind(orders.SPEC, orders.Orders),
     "after-sales": Kind(after_sales.SPEC, after_sales.AfterSales),
     "bill": Kind(bill.SPEC, bill.Bill),
+    "fund-flow": Kind(fund_flow.SPEC, fund_flow.FundFlow),
+    "account-flow": Kind(account_flow.SPEC, account_flow.AccountFlow),
     "products": Kind(products.SPEC, products.Products),
     "costs": Kind(costs.SPEC, costs.Costs),
     "commissions": Kind(commissions.SPEC, commissions.Commissions),

@@ -74,8 +74,10 @@ class KindSpec:
     #: rows right after the header that may hold a note instead of data (the bill's
     #: row 2); dropped when they hold no ID (see pipeline.io.read)
     skip_after_header: int = 0
-    #: a column whose value must be unique; later copies are rejected with `unique_code`
-    unique: str | None = None
+    #: a column whose value must be unique, or a tuple of columns whose values together
+    #: must be (a row with an empty part of such a key is not checked); later copies are
+    #: rejected with `unique_code`
+    unique: str | tuple[str, ...] | None = None
     unique_code: str = "duplicate-key"
     #: known values of status columns; another value is a warning, not a rejection
     statuses: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -85,6 +87,13 @@ class KindSpec:
             if col.name == name:
                 return col
         raise KeyError(name)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns of the unique key (none without one)."""
+        if self.unique is None:
+            return ()
+        return (self.unique,) if isinstance(self.unique, str) else self.unique
 
     @property
     def names(self) -> list[str]:

@@ -1,5 +1,6 @@
 """结算账单 (the platform's settlement bill). Header in row 1, a note in row 2, data from
-row 3. Fee columns may be negative."""
+row 3. Fee columns may be negative; refund-after-settlement rows (结算后退款-原路退回,
+结算后退款-非原路退回) are negative. The key is (子订单号, 结算单类型)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,10 @@ SPEC = KindSpec(
         col("shop_id", "text", "店铺ID"),
     ),
     skip_after_header=1,
+    # A sub-order may have one row of each 结算单类型 (已结算, 结算后退款-原路退回, ...); a bill
+    # without 结算单类型 is not checked for repeats (its rows are summed per 子订单号).
+    unique=("sub_order_id", "bill_type"),
+    unique_code="duplicate-bill-row",
 )
 
 

@@ -8,6 +8,8 @@ passes); null values pass here, nullability being pandera's own `not_nullable` c
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
@@ -39,6 +41,11 @@ def money_unsigned(data: PolarsData) -> pl.LazyFrame:
 def money_signed(data: PolarsData) -> pl.LazyFrame:
     """|fen| <= 10 million yuan (fees and refunds in a bill may be negative)."""
     return _ok(data, pl.col(data.key).is_between(-MONEY_MAX_FEN, MONEY_MAX_FEN))
+
+
+def one_of(data: PolarsData, words: Collection[str]) -> pl.LazyFrame:
+    """The text is one of `words` (动账方向: 入账 or 出账)."""
+    return _ok(data, pl.col(data.key).is_in(sorted(words)))
 
 
 def positive(data: PolarsData) -> pl.LazyFrame:

@@ -1,0 +1,61 @@
+"""账户流水 (the account flow: one row per movement, with the balance after it).
+
+Headers: 动账时间, 动账流水号 (动帐流水号), 动账方向 (入账 / 出账), 动账金额 (written positive;
+signed by 动账方向 as in the fund flow), 账户余额 (the balance after the movement), 动账场景,
+备注, and optionally 动账账户 and 店铺ID. The flow number is unique (`duplicate-flow`).
+Each row's balance must be the previous row's balance plus its signed amount, and each
+day's closing balance the next day's opening balance (`pipeline.close.balance`)."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from schemas import checks
+from schemas.base import KindSpec, Timestamp, col
+from schemas.fund_flow import DIRECTIONS, MOVEMENT
+
+SPEC = KindSpec(
+    name="account-flow",
+    title="账户流水",
+    columns=(
+        *MOVEMENT,
+        col("balance", "money", "账户余额", required=True, nullable=False, signed=True),
+        col("scene", "text", "动账场景"),
+        col("remark", "text", "备注"),
+        col("account", "text", "动账账户"),
+        col("shop_id", "text", "店铺ID"),
+    ),
+    unique="flow_id",
+    unique_code="duplicate-flow",
+)
+
+
+class AccountFlow(pa.DataFrameModel):
+    """A valid account-flow row. Money in fen (动账金额 as written), times in China time."""
+
+    flow_time: Timestamp = pa.Field(nullable=False)
+    flow_id: str = pa.Field(nullable=False)
+    direction: str = pa.Field(nullable=False)
+    amount: pl.Int64 = pa.Field(nullable=False)
+    balance: pl.Int64 = pa.Field(nullable=False)
+    scene: str = pa.Field(nullable=True)
+    remark: str = pa.Field(nullable=True)
+    account: str = pa.Field(nullable=True)
+    shop_id: str = pa.Field(nullable=True)
+
+    @pa.check("direction", name="bad-direction")
+    def _direction(cls, data):
+        return checks.one_of(data, DIRECTIONS)
+
+    @pa.check("shop_id", name="bad-shop-id")
+    def _shop(cls, data):
+        return checks.is_shop_id(data)
+
+    @pa.check("amount", "balance", name="money-out-of-range")
+    def _money(cls, data):
+        return checks.money_signed(data)
+
+    class Config:
+        strict = True
+        coerce = False

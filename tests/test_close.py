@@ -1,0 +1,449 @@
+"""The finance close (statement, 结算账单, 资金账单, 账户流水) on small frames: every status
+with exact fen, the policy's edges, and conservation of bill and fund rows per shop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from pipeline.close.checks import bill_checks
+from pipeline.close.job import close_period
+from pipeline.close.policy import CloseRules
+from pipeline.errors import UsageError
+from pipeline.policy import Policy, load_policy
+from schemas import KINDS
+
+RULES = CloseRules.from_policy(load_policy())
+T0 = dt.datetime(2026, 11, 1, 10, 0, 0)
+SHOP = "shop-a"
+
+
+def at(seconds: int) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def frame(kind: str, rows: list[dict]) -> pl.LazyFrame:
+    """Canonical rows of `kind` (missing columns null), as validation gives them."""
+    schema = {**KINDS[kind].spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+    filled = [
+        {"source_file": f"{kind}.csv", "source_row": i + 2, "shop_id": SHOP, **r}
+        for i, r in enumerate(rows)
+    ]
+    naive = {k: (pl.Datetime("us") if isinstance(v, pl.Datetime) else v) for k, v in schema.items()}
+    df = pl.DataFrame(filled, schema=naive)
+    return df.with_columns(
+        pl.col(k).dt.replace_time_zone("Asia/Shanghai") for k, v in schema.items() if v != naive[k]
+    ).lazy()
+
+
+def sub(n: int) -> str:
+    return f"69500000000000{n:05d}"
+
+
+def bill_row(n: int, fen: int, kind: str = "已结算", seconds: int = 0, **kw) -> dict:
+    return {"settled_at": at(seconds), "order_id": "6900000000000000001", "sub_order_id": sub(n),
+            "settle_amount": fen, "settle_account": "聚合账户", "bill_type": kind, **kw}  # fmt: skip
+
+
+FLOW = iter(range(1, 10_000))
+
+
+def fund_row(n: int | None, fen: int, scene: str = "货款结算入账", direction: str | None = None,
+             seconds: int = 60, account: str = "聚合账户", **kw) -> dict:  # fmt: skip
+    direction = direction or ("入账" if fen >= 0 else "出账")
+    return {"flow_time": at(seconds), "flow_id": f"F{next(FLOW):05d}", "direction": direction,
+            "amount": abs(fen), "account": account, "scene": scene,
+            "sub_order_id": None if n is None else sub(n), **kw}  # fmt: skip
+
+
+def statement(*nets: tuple[int, int]) -> pl.LazyFrame:
+    return pl.DataFrame(
+        {"sub_order_id": [sub(n) for n, _ in nets], "shop_id": [SHOP] * len(nets),
+         "net": [v for _, v in nets], "income": [v for _, v in nets],
+         "platform_fee": [0] * len(nets), "commission": [0] * len(nets),
+         "line_type": ["sale"] * len(nets)},  # fmt: skip
+        schema={"sub_order_id": pl.String, "shop_id": pl.String, "net": pl.Int64, "income": pl.Int64,
+                "platform_fee": pl.Int64, "commission": pl.Int64, "line_type": pl.String},
+    ).lazy()  # fmt: skip
+
+
+def run(tmp_path, bills, funds, accounts=None, nets=(), rules=RULES, **kw):
+    result = close_period(
+        statement(*nets), frame("bill", bills), frame("fund-flow", funds),
+        frame("account-flow", accounts) if accounts is not None else None, rules, tmp_path, **kw,
+    )  # fmt: skip
+    return result
+
+
+def read(tmp_path, name: str) -> pl.DataFrame:
+    return pl.read_csv(tmp_path / name, infer_schema=False)
+
+
+def funds_by_sub(tmp_path) -> dict[str, tuple]:
+    r = read(tmp_path, "reconciliation.csv")
+    return {s[-2:]: (f, p, d) for s, f, p, d in r.select(
+        "sub_order_id", "funds_status", "paid_net", "funds_difference").iter_rows()}  # fmt: skip
+
+
+def test_ordinary_settlement_statuses_with_exact_fen(tmp_path):
+    bills = [
+        bill_row(1, 9500),  # matched
+        bill_row(2, 19000),  # 2 fen off: amount-mismatch
+        bill_row(3, 4750),  # 1 fen off: matched (tolerance inclusive)
+        bill_row(4, 1000),  # no fund row: missing-fund
+        bill_row(5, 2000),  # only another account's row: account-mismatch
+        bill_row(6, 3000),  # two same-account rows within the tolerance
+        bill_row(8, 500),  # two bill rows of one sub-order want one fund row
+        bill_row(8, 500, kind=None, seconds=1),
+        bill_row(9, 700, kind="保证金退款-支出退回"),  # not-in-scope
+        bill_row(10, 800),  # matched, but paid 25 h later: a time warning
+    ]
+    funds = [
+        fund_row(1, 9500), fund_row(2, 18998), fund_row(3, 4751), fund_row(5, 2000, account="微信"),
+        fund_row(6, 3000), fund_row(6, 3001), fund_row(7, 1234), fund_row(8, 500),
+        fund_row(10, 800, seconds=25 * 3600),
+    ]  # fmt: skip
+    result = run(tmp_path, bills, funds)
+    assert result.funds == {
+        "matched": 3, "amount-mismatch": 1, "missing-fund": 1, "multiple-candidates": 3,
+        "account-mismatch": 1, "fund-not-billed": 1, "not-in-scope": 1,
+        # paid - billed: -2 (sub 2) +1 (sub 3) -1000 -2000 -3000 -500 -500 +1234 (fund-not-billed)
+        "difference_total": -2 + 1 - 1000 - 2000 - 3000 - 500 - 500 + 1234, "time_warnings": 1,
+    }  # fmt: skip
+    assert funds_by_sub(tmp_path) == {
+        "01": ("matched", "9500", "0"), "02": ("amount-mismatch", "18998", "-2"),
+        "03": ("matched", "4751", "1"), "04": ("missing-fund", None, "-1000"),
+        "05": ("account-mismatch", None, "-2000"), "06": ("multiple-candidates", None, "-3000"),
+        "07": ("fund-not-billed", "1234", "1234"), "08": ("multiple-candidates", None, "-1000"),
+        "09": ("not-in-scope", None, "-700"), "10": ("matched", "800", "0"),
+    }  # fmt: skip
+    other = read(tmp_path, "other_funds.csv")
+    # the rows no bill row took: sub 5's other account, sub 6's two candidates, sub 8's row
+    # (wanted twice, used never)
+    assert other.select("category", "sub_order_id", "amount").rows() == [
+        ("settlement-not-used", sub(5), "2000"), ("settlement-not-used", sub(6), "3000"),
+        ("settlement-not-used", sub(6), "3001"), ("settlement-not-used", sub(8), "500"),
+    ]  # fmt: skip
+    assert result.summary["fund_rows"] == {
+        "rows": 9, "settlement": 4, "fund-not-billed": 1, "refund": 0, "other": 4,
+    }  # fmt: skip
+    assert result.exit_code == 3
+
+
+def refund_bill(n: int, fen: int, seconds: int = 0) -> dict:
+    return bill_row(n, fen, kind="结算后退款-原路退回", seconds=seconds)
+
+
+def refund_fund(n: int, fen: int, after_sale: int | None, seconds: int, **kw) -> dict:
+    scene = "退款-结算后退款-退用户" if fen < 0 else "退款-订单退款触发-退补贴"
+    after = None if after_sale is None else f"70000000000000{after_sale:05d}"
+    return fund_row(n, fen, scene=scene, seconds=seconds, after_sale_id=after, **kw)
+
+
+def test_refund_statuses_windows_and_subsidy(tmp_path):
+    bills = [
+        bill_row(1, 9500, buyer_paid=10000, platform_subsidy=1000),
+        refund_bill(1, -3000),  # matched: -3500 + 500 in 299 s
+        refund_bill(2, -3000),  # 301 s apart: outside-window
+        refund_bill(3, -3000),  # 300 s apart: matched (inclusive)
+        refund_bill(4, -3000),  # no refund row: missing-fund
+        refund_bill(5, -3000),  # rows without 售后编号: not-comparable
+        refund_bill(6, -3000),  # 2 fen off: amount-mismatch
+        refund_bill(7, -3000),  # two groups of -3000: multiple-candidates
+        refund_bill(8, -3000),  # its only row is 24 h + 1 s away: missing-fund
+    ]
+    funds = [
+        fund_row(1, 9500),
+        refund_fund(1, -3500, 1, 0, order_refund=-3000), refund_fund(1, 500, 1, 299, platform_subsidy=-300),
+        refund_fund(2, -3000, 2, 0), refund_fund(2, 0, 2, 301),
+        refund_fund(3, -3000, 3, 0), refund_fund(3, 0, 3, 300),
+        refund_fund(5, -3000, None, 10),
+        refund_fund(6, -2998, 6, 10),
+        refund_fund(7, -3000, 71, 10), refund_fund(7, -3000, 72, 20),
+        refund_fund(8, -3000, 8, 86401),
+    ]  # fmt: skip
+    result = run(tmp_path, bills, funds)
+    assert result.refunds == {
+        "matched": 2, "amount-mismatch": 1, "missing-fund": 2, "multiple-candidates": 1,
+        "outside-window": 1, "not-comparable": 1,
+        "difference_total": 0 + 0 + 0 + 3000 + 3000 + 2 + 3000 + 3000,
+    }  # fmt: skip
+    r = read(tmp_path, "refunds.csv")
+    assert r.select(
+        "sub_order_id", "status", "after_sale_id", "fund_rows", "paid", "difference", "span_seconds"
+    ).rows() == [  # fmt: skip
+        (sub(1), "matched", "7000000000000000001", "2", "-3000", "0", "299"),
+        (sub(2), "outside-window", "7000000000000000002", "2", "-3000", "0", "301"),
+        (sub(3), "matched", "7000000000000000003", "2", "-3000", "0", "300"),
+        (sub(4), "missing-fund", None, None, None, "3000", None),
+        (sub(5), "not-comparable", None, None, None, "3000", None),
+        (sub(6), "amount-mismatch", "7000000000000000006", "1", "-2998", "2", "0"),
+        (sub(7), "multiple-candidates", None, None, None, "3000", None),
+        (sub(8), "missing-fund", None, None, None, "3000", None),
+    ]
+    # sub 1: 3000 of 10000 refunded: round_half_up(3000 / 10000 x 1000) = 300 expected
+    assert r.row(0, named=True)["user_refund"] == "3000"
+    assert (
+        r.row(0, named=True)["subsidy_clawback_expected"],
+        r.row(0, named=True)["subsidy_clawback_found"],
+    ) == ("300", "300")
+    other = read(tmp_path, "other_funds.csv")
+    assert other.select("category", "sub_order_id").rows() == [
+        ("refund-not-used", sub(5)),
+        ("refund-not-used", sub(7)),
+        ("refund-not-used", sub(7)),
+        ("refund-not-used", sub(8)),
+    ]
+    # every fund row in exactly one place
+    assert result.summary["fund_rows"] == {
+        "rows": 12,
+        "settlement": 1,
+        "fund-not-billed": 0,
+        "refund": 7,
+        "other": 4,
+    }
+
+
+def test_other_funds_classified_unclassified_first(tmp_path):
+    funds = [
+        fund_row(None, -50000, scene="提现"),
+        fund_row(
+            1, -9500, scene="货款结算入账"
+        ),  # an outgoing settlement row: classified, not lost
+        fund_row(None, -120, scene=None, remark="运费险 保费"),
+        fund_row(None, 300, scene="新的动账场景"),
+        fund_row(None, 2000, scene="消费者赔付"),  # expected 出账: flagged
+    ]
+    result = run(tmp_path, [], funds)
+    other = read(tmp_path, "other_funds.csv")
+    assert other.select(
+        "category", "amount", "expected_direction", "unexpected_direction"
+    ).rows() == [
+        ("unclassified", "300", None, "false"),
+        ("buyer-compensation", "2000", "出账", "true"),
+        ("freight-insurance", "-120", None, "false"),
+        ("settlement-outgoing", "-9500", "出账", "false"),
+        ("withdrawal", "-50000", "出账", "false"),
+    ]
+    assert result.summary["other_funds"]["unclassified"] == {
+        "rows": 1,
+        "fen": 300,
+        "unexpected_direction": 0,
+    }
+    assert result.summary["other_funds"]["settlement-outgoing"]["fen"] == -9500
+    assert result.exit_code == 3
+
+
+def test_bill_formulas_on_real_signed_rows():
+    good = {"order_total": 10500, "goods_total": 10000, "freight": 500, "buyer_paid": 9000,
+            "platform_subsidy": 1000, "creator_subsidy": 300, "payment_subsidy": 200,
+            "monthly_pay_subsidy": 0, "income_total": 10500, "platform_fee": -525, "commission": -1000,
+            "channel_share": 0, "recruiter_fee": 0, "offsite_promotion_fee": 0, "other_share": 0,
+            "expense_total": -1525}  # fmt: skip
+    refund = {k: -v for k, v in good.items()}  # a refund row: every sign turned
+    rows = [
+        bill_row(1, 8975, **good),
+        bill_row(2, -8975, kind="结算后退款-原路退回", **refund),
+        bill_row(3, 8976, **good),  # 1 fen off: passes
+        bill_row(4, 8977, **{**good, "expense_total": -1527}),  # 2 fen off, twice
+        bill_row(5, 8975, **{**good, "order_total": 10498}),
+    ]
+    bill = frame("bill", rows).with_row_index("bill_row")
+    out = bill_checks(bill, RULES.tolerance_fen).collect()
+    assert out.select("sub_order_id", "formula", "left", "right", "difference").rows() == [
+        (sub(4), "expense-total", -1527, -1525, -2),
+        (sub(4), "settle-amount", 8977, 8973, 4),
+        (sub(5), "order-total", 10498, 10500, -2),
+    ]
+
+
+def test_balance_chain_breaks_row_and_day(tmp_path):
+    accounts = [
+        {"flow_time": at(0), "flow_id": "A1", "direction": "入账", "amount": 1000, "balance": 1000},
+        {"flow_time": at(60), "flow_id": "A2", "direction": "出账", "amount": 300, "balance": 700},
+        {"flow_time": at(120), "flow_id": "A3", "direction": "入账", "amount": 100, "balance": 801},
+        {
+            "flow_time": at(86400),
+            "flow_id": "A4",
+            "direction": "入账",
+            "amount": 100,
+            "balance": 900,
+        },
+    ]
+    result = run(tmp_path, [], [], accounts=accounts)
+    b = read(tmp_path, "balance.csv")
+    assert b.select(
+        "kind", "flow_id", "previous_balance", "amount", "expected_balance", "balance", "difference"
+    ).rows() == [  # fmt: skip
+        ("row", "A3", "700", "100", "800", "801", "1"),
+        ("day", "A4", "801", "100", "901", "900", "-1"),
+    ]
+    assert result.summary["balance"] == {"rows": 4, "breaks": 2}
+
+
+def test_all_agree_exits_0_and_conservation_per_shop(tmp_path):
+    bills = [bill_row(1, 9500), {**bill_row(2, 500), "shop_id": "shop-b"}]
+    funds = [fund_row(1, 9500), {**fund_row(2, 500), "shop_id": "shop-b"},
+             {**fund_row(None, -100, scene="提现"), "shop_id": "shop-b"}]  # fmt: skip
+    nets = [(1, 9500)]
+    st = pl.concat(
+        [statement(*nets), statement((2, 500)).with_columns(pl.lit("shop-b").alias("shop_id"))]
+    )
+    result = close_period(
+        st, frame("bill", bills), frame("fund-flow", funds), None, RULES, tmp_path
+    )
+    assert result.exit_code == 0, result.summary
+    shops = {s["shop_id"]: s for s in result.summary["per_shop"]}
+    assert shops["shop-a"]["funds"]["matched"] == 1 and shops["shop-b"]["funds"]["matched"] == 1
+    assert shops["shop-b"]["fund_rows"] == {
+        "rows": 2,
+        "settlement": 1,
+        "fund-not-billed": 0,
+        "refund": 0,
+        "other": 1,
+    }
+    assert shops["shop-b"]["other_funds"] == {
+        "withdrawal": {"rows": 1, "fen": -100, "unexpected_direction": 0}
+    }
+    for s in [result.summary, *shops.values()]:
+        fr = s["fund_rows"]
+        assert fr["rows"] == fr["settlement"] + fr["fund-not-billed"] + fr["refund"] + fr["other"]
+        bill_statuses = sum(
+            v
+            for k, v in s["funds"].items()
+            if k not in ("difference_total", "time_warnings", "fund-not-billed")
+        )
+        assert (
+            bill_statuses + sum(v for k, v in s["refunds"].items() if k != "difference_total")
+            == s["bill_checks"]["rows"]
+        )
+    saved = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert saved["match"] == 2 and saved["per_shop"] == result.summary["per_shop"]
+
+
+def test_policy_edges_and_bad_policy(tmp_path):
+    tighter = CloseRules.from_policy(
+        Policy("t", {"close": {**load_policy().data["close"], "tolerance_fen": 0}})
+    )
+    result = run(tmp_path, [bill_row(3, 4750)], [fund_row(3, 4751)], rules=tighter)
+    assert result.funds["amount-mismatch"] == 1
+    data = {
+        **load_policy().data["close"],
+        "scenes": [{"scene": "提现", "category": "x", "direction": "转出"}],
+    }
+    with pytest.raises(UsageError, match=r"scenes rule 1: direction must be one of 入账, 出账"):
+        CloseRules.from_policy(Policy("p.toml", {"close": data}))
+    with pytest.raises(UsageError, match=r"\[close\] unknown key 'tolerance'"):
+        CloseRules.from_policy(
+            Policy("p.toml", {"close": {**load_policy().data["close"], "tolerance": 2}})
+        )
+
+
+FUND_30 = ("动账时间,动账流水号,动账方向,动账金额,动账账户,动账场景,计费类型,子订单号,订单号,售后编号,下单时间,"
+           "商品ID,订单类型,订单实付应结,运费实付,实际平台补贴_运费,实际平台补贴,实际达人补贴,实际抖音支付补贴,"
+           "实际抖音月付营销补贴,订单退款,平台服务费,佣金,渠道分成,招商服务费,站外推广费,其他分成,是否免佣,免佣金额,备注")  # fmt: skip
+FUND_39_EXTRA = "商品名称,达人ID,达人名称,其他平台补贴,以旧换新抵扣,政府补贴平台垫资,银行补贴,服务商佣金,商户主体名称"
+
+
+def fund_csv(path, header: str, rows: list[dict]) -> str:
+    names = header.split(",")
+    lines = [",".join(r.get(n, "") for n in names) for r in rows]
+    path.write_text("\ufeff" + header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def settlement_cells(flow: str, sub_order: str, yuan: str, direction: str = "入账") -> dict:
+    return {"动账时间": "2026-11-01 10:05:00", "动账流水号": flow, "动账方向": direction, "动账金额": yuan,
+            "动账账户": "聚合账户", "动账场景": "货款结算入账", "子订单号": f"'{sub_order}",
+            "订单号": "'6900000000000000001"}  # fmt: skip
+
+
+def test_real_headers_through_the_cli(doudian, tmp_path):
+    """The 30- and 39-column exports through `doudian validate fund-flow` and `doudian
+    reconcile --fund-flow`; 动帐流水号 is read as 动账流水号, a `'` before IDs stripped."""
+    from test_reconcile import write_bill
+    from test_settle import row, write_orders
+
+    orders = write_orders(
+        tmp_path / "orders.csv", [row("6950000000000000001", "2026-10-20 10:00:00")]
+    )
+    out = tmp_path / "out"
+    assert (
+        doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out)).exit_code
+        == 0
+    )
+    bill = write_bill(
+        tmp_path / "bill.csv",
+        ["2026-11-01 10:00:00,6900000000000000001,6950000000000000001,95.00,-5.00,0.00"],
+    )
+    old = fund_csv(tmp_path / "funds30.csv", FUND_30.replace("动账流水号", "动帐流水号"), [
+        {**settlement_cells("'F1", "6950000000000000001", "95.00"), "动帐流水号": "'F1"},
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F2", "动账方向": "出账", "动账金额": "50.00",
+         "动账账户": "聚合账户", "动账场景": "提现"},
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F2", "动账方向": "出账", "动账金额": "50.00",
+         "动账场景": "提现"},  # a copy: duplicate-flow
+        {"动账时间": "2026-11-02 09:00:00", "动帐流水号": "F3", "动账方向": "转入", "动账金额": "1.00"},
+    ])  # fmt: skip
+    new = fund_csv(tmp_path / "funds39.csv", FUND_30 + "," + FUND_39_EXTRA, [
+        {"动账时间": "2026-11-03 09:00:00", "动账流水号": "F4", "动账方向": "出账", "动账金额": "3.00",
+         "动账场景": "", "备注": "运费险", "商品名称": "连衣裙", "商户主体名称": "某某公司"},
+    ])  # fmt: skip
+    checked = doudian("validate", "fund-flow", old, new, "--out", str(tmp_path / "v"))
+    assert checked.exit_code == 3, checked.stderr
+    rejected = (
+        (tmp_path / "v" / "rejected" / "fund-flow.csv").read_text(encoding="utf-8-sig").splitlines()
+    )
+    assert rejected[1:] == [
+        f"{old},4,动帐流水号,F2,duplicate-flow,动帐流水号: this 动账流水号 appeared before; the first copy is kept",
+        f"{old},5,动账方向,转入,bad-direction,动账方向: 动账方向 must be 入账 or 出账",
+    ]
+    valid = pl.read_parquet(tmp_path / "v" / "valid" / "fund-flow.parquet")
+    assert valid.select("flow_id", "sub_order_id", "amount").rows() == [
+        ("F1", "6950000000000000001", 9500),
+        ("F2", None, 5000),
+        ("F4", None, 300),
+    ]
+    run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", bill,
+                  "--fund-flow", old, "--fund-flow", new, "--out", str(out))  # fmt: skip
+    assert run.exit_code == 3, run.stderr  # two fund rows rejected
+    folder = out / "reconciliation" / "2026-10-H2"
+    lines = (folder / "reconciliation.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1] == "6950000000000000001,1001,match,matched,9500,9500,9500,0,0,,,,,,,"
+    assert (folder / "other_funds.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
+        "freight-insurance,,2026-11-03 09:00:00,F4,出账,-300,,运费险,,,,false," + new + ",2",
+        "withdrawal,,2026-11-02 09:00:00,F2,出账,-5000,提现,,,,出账,false," + old + ",3",
+    ]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["match"], summary["funds"]["matched"], summary["bill_rows_outside_cycle"]) == (
+        1,
+        1,
+        0,
+    )
+    assert summary["fund_rows"] == {
+        "rows": 3,
+        "settlement": 1,
+        "fund-not-billed": 0,
+        "refund": 0,
+        "other": 2,
+    }
+    assert run.stdout.startswith("2026-10-H2: statement vs bill: 1 match, 0 amount-mismatch")
+    assert (folder / "rejected" / "fund-flow.csv").is_file()
+
+
+def test_zipped_fund_flow_through_the_cli(doudian, tmp_path):
+    import zipfile
+
+    path = tmp_path / "funds.zip"
+    csv = fund_csv(
+        tmp_path / "part.csv", FUND_30, [settlement_cells("F1", "6950000000000000001", "95.00")]
+    )
+    with zipfile.ZipFile(path, "w") as z:
+        z.write(csv, "资金账单_1.csv")
+    checked = doudian("validate", "fund-flow", str(path), "--out", str(tmp_path / "v"))
+    if checked.exit_code == 1:
+        pytest.skip("zip reading not available")
+    assert checked.exit_code == 0, checked.stderr
+    assert pl.read_parquet(tmp_path / "v" / "valid" / "fund-flow.parquet").height == 1
