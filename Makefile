@@ -52,9 +52,16 @@ demo: venv
 	$(DOUDIAN) reconcile --statement $(DEMO)/out/settlement/2026-10-H1 --bill $(DEMO)/exports/bill.csv \
 	  --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
 	@echo
+	$(DOUDIAN) profit --statement $(DEMO)/out/settlement/2026-10-H1 --orders $(DEMO)/exports/orders.csv \
+	  --costs $(DEMO)/exports/costs.csv --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
+	@echo
+	$(DOUDIAN) report --out $(DEMO)/out --period 2026-10-H1 --orders $(DEMO)/exports/orders.csv; \
+	  code=$$?; [ $$code -le 3 ] || exit $$code
+	@echo
 	$(DOUDIAN) run --config fixtures/run/pipeline.toml --on 2026-11-01; code=$$?; [ $$code -le 3 ] || exit $$code
 	@echo
 	@echo "Demo exports: $(DEMO)/exports   Outputs: $(DEMO)/out (commands), $(DEMO)/run (doudian run)"
+	@echo "Report: $(DEMO)/out/report/2026-10-H1/report.xlsx and report.html"
 
 # The cron entry: `make run CONFIG=path/to/pipeline.toml [ON=YYYY-MM-DD]` (see README).
 run: venv

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
 
-from pipeline.errors import EXIT_REJECTED
-from pipeline.options import encoding_arg, json_option, out_option, policy_option, reading_options
+from pipeline.options import (
+    encoding_arg,
+    json_option,
+    out_option,
+    policy_option,
+    reading_options,
+    show,
+)
 
 FILES = click.Path(dir_okay=False, path_type=str)
 
@@ -63,38 +67,27 @@ def profit(statement, orders, costs, out, policy, encoding, sheet, shop_id, as_j
     profit is left empty) or some rows were rejected, 1 when a file cannot be used.
     """
     from pipeline.inputs import staged_inputs
+    from pipeline.locking import output_lock, refuse_inputs_inside
     from pipeline.policy import load_policy
-    from pipeline.profit import ProfitPolicy, profit_period
-    from pipeline.profit.job import read_statement
+    from pipeline.profit import ProfitPolicy
+    from pipeline.profit.job import profit_inputs, read_statement
 
     rules = ProfitPolicy.from_policy(load_policy(policy))
     settled, _, _ = read_statement(statement)
-    folder = out / "profit" / settled["period"]
-    with staged_inputs(
-        {"orders": list(orders), "costs": list(costs)},
-        folder,
-        encoding=encoding_arg(encoding),
-        sheet=sheet,
-        shop_id=shop_id,
-        columns={"orders": _orders_columns()},
-    ) as inputs:
-        result = profit_period(
-            statement, inputs.frame("orders"), inputs.frame("costs"), rules, folder
-        )
-        rejected = inputs.rejected_rows
-    if as_json:
-        click.echo(json.dumps(result.summary, ensure_ascii=False, indent=2, sort_keys=True))
-    else:
-        t = result.totals
-        margin = "-" if t["margin_bp"] is None else f"{t['margin_bp'] / 100:.2f}%"
-        click.echo(
-            f"{result.period}: {result.lines:,} lines, {result.no_cost_lines:,} without a cost, "
-            f"{result.loss_makers:,} loss-making SKUs\n"
-            f"  net {t['net'] / 100:,.2f}  cost {(t['cost'] or 0) / 100:,.2f}  "
-            f"fulfilment {t['fulfilment'] / 100:,.2f}  profit {(t['profit'] or 0) / 100:,.2f} yuan"
-            f" (margin {margin}, lines with a cost only)\n  outputs: {result.folder}"
-        )
-    sys.exit(EXIT_REJECTED if rejected else result.exit_code)
+    refuse_inputs_inside(out, [*orders, *costs])
+    with (
+        output_lock(out),
+        staged_inputs(
+            {"orders": list(orders), "costs": list(costs)},
+            out / "profit" / settled["period"],
+            encoding=encoding_arg(encoding),
+            sheet=sheet,
+            shop_id=shop_id,
+            columns={"orders": _orders_columns()},
+        ) as inputs,
+    ):
+        result = profit_inputs(inputs, statement, out, rules)
+    show(result, as_json)
 
 
 def register(main: click.Group, check: click.Group) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from pipeline.options import encoding_arg, out_option, policy_option, reading_options
+from pipeline.options import encoding_arg, out_option, policy_option, reading_options, show
 
 FILES = click.Path(dir_okay=False, path_type=str)
 REPORT_ORDER_COLUMNS = ("sub_order_id", "shop_id", "payable", "product_title", "created_at",
@@ -35,33 +34,22 @@ def report(out, period_text, shops, orders, folder, policy, encoding, sheet, sho
     Exit 0 when written, 3 when some order rows were rejected, 1 when the period was
     not settled under OUT, 2 on a usage error.
     """
-    from pipeline.errors import EXIT_OK, EXIT_REJECTED
     from pipeline.inputs import staged_inputs
     from pipeline.policy import load_policy
-    from pipeline.reporting import default_folder, write_report
+    from pipeline.reporting import default_folder, report_stage
     from pipeline.settle.periods import Period
 
     period = Period.parse(period_text)
     rules = load_policy(policy)
     folder = folder or default_folder(out, period, list(shops))
-    rejected = 0
-    if orders:
-        with staged_inputs(
-            {"orders": list(orders)}, folder, encoding=encoding_arg(encoding), sheet=sheet,
-            shop_id=shop_id, columns={"orders": REPORT_ORDER_COLUMNS},
-        ) as inputs:  # fmt: skip
-            result = write_report(out, period, list(shops), folder,
-                                  orders=inputs.frame("orders"), policy=rules)  # fmt: skip
-            rejected = inputs.rejected_rows
-    else:
-        result = write_report(out, period, list(shops), folder, policy=rules)
-    click.echo(
-        f"{result.period}: report for {len(result.shops)} shop(s) ({', '.join(result.shops)}), "
-        f"{len(result.charts)} charts\n"
-        + "".join(f"  note: {n}\n" for n in result.notes)
-        + f"  outputs: {result.folder / 'report.xlsx'}, {result.folder / 'report.html'}"
-    )
-    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+    if not orders:
+        show(report_stage(out, period, list(shops), folder, policy=rules))
+    with staged_inputs(
+        {"orders": list(orders)}, folder, encoding=encoding_arg(encoding), sheet=sheet,
+        shop_id=shop_id, columns={"orders": REPORT_ORDER_COLUMNS},
+    ) as inputs:  # fmt: skip
+        result = report_stage(out, period, list(shops), folder, orders=inputs, policy=rules)
+    show(result)
 
 
 def register(main: click.Group, check: click.Group) -> None:

@@ -46,10 +46,20 @@ from pipeline.locking import (
 )
 from pipeline.outcome import STATUS_EXIT, StageResult
 from pipeline.settle.ledger import file_sha256
+from pipeline.settle.periods import Period
 
 MANIFEST = "manifest.json"
 
-STAGES = ("validate", "settle", "reconcile", "shipping-mode", "price", "check-tiered-shipping")
+STAGES = (
+    "validate",
+    "settle",
+    "reconcile",
+    "profit",
+    "shipping-mode",
+    "price",
+    "check-tiered-shipping",
+    "report",
+)
 #: config key -> export kind
 FILE_KEYS = {
     "orders": "orders",
@@ -58,6 +68,8 @@ FILE_KEYS = {
     "costs": "costs",
     "commissions": "commissions",
     "bill": "bill",
+    "fund_flow": "fund-flow",
+    "account_flow": "account-flow",
 }
 ENCODINGS = ("utf-8", "gb18030", "gbk")
 SHOP_ID = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
@@ -195,6 +207,9 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 STAGE_KINDS: dict[str, tuple[str, ...]] = {
     "settle": ("orders", "after-sales", "products", "commissions"),
     "reconcile": ("bill",),
+    "close": ("bill", "fund-flow", "account-flow", "orders", "after-sales"),
+    "profit": ("orders", "costs"),
+    "report": ("orders",),
     "shipping-mode": ("products", "orders"),
     "price": ("products", "costs"),
     "check-tiered-shipping": ("orders",),
@@ -284,22 +299,62 @@ class _Shop:
         rates = SettlementPolicy.from_policy(load_policy(self.config.policy))
         return settle_inputs(self.view("settle"), period=period, out=self.out, policy=rates).report
 
-    def _reconcile(self) -> StageResult | StageOutcome:
-        from pipeline.reconcile import reconcile_inputs
+    def _due(self, stage: str) -> Any:
+        """The period due on the run date, with its statement settled now (or why the
+        stage does not run: a StageOutcome)."""
         from pipeline.settle.periods import Period
 
         period = Period.due_on(self.on)
         if period is None:
-            return self.not_due("reconcile")
-        if not self.given("bill"):
-            return self.skipped("reconcile", "no bill configured")
+            return self.not_due(stage)
         settled = self.outcomes.get("settle")
         if settled is not None and settled.outcome == "failed":
-            return self.skipped("reconcile", f"settle failed: no current statement for {period.id}")
+            return self.skipped(stage, f"settle failed: no current statement for {period.id}")
+        if not (self.out / "settlement" / period.id / "summary.json").is_file():
+            return self.skipped(stage, f"no statement for {period.id}")
+        return period
+
+    def _reconcile(self) -> StageResult | StageOutcome:
+        from pipeline.close.policy import CloseRules
+        from pipeline.policy import load_policy
+        from pipeline.reconcile import reconcile_inputs
+
+        if Period.due_on(self.on) is not None and not self.given("bill"):
+            return self.skipped("reconcile", "no bill configured")
+        period = self._due("reconcile")
+        if isinstance(period, StageOutcome):
+            return period
         statement = self.out / "settlement" / period.id
-        if not (statement / "summary.json").is_file():
-            return self.skipped("reconcile", f"no statement for {period.id}")
-        return reconcile_inputs(self.view("reconcile"), statement, self.out)
+        if not (self.given("fund-flow") or self.given("account-flow")):
+            return reconcile_inputs(self.view("reconcile"), statement, self.out)
+        rules = CloseRules.from_policy(load_policy(self.config.policy))
+        return reconcile_inputs(self.view("close"), statement, self.out, close_rules=rules)
+
+    def _profit(self) -> StageResult | StageOutcome:
+        from pipeline.policy import load_policy
+        from pipeline.profit import ProfitPolicy
+        from pipeline.profit.job import profit_inputs
+
+        if Period.due_on(self.on) is not None and not self.given("orders", "costs"):
+            return self.skipped("profit", "needs orders and costs")
+        period = self._due("profit")
+        if isinstance(period, StageOutcome):
+            return period
+        rules = ProfitPolicy.from_policy(load_policy(self.config.policy))
+        statement = self.out / "settlement" / period.id
+        return profit_inputs(self.view("profit"), statement, self.out, rules)
+
+    def _report(self) -> StageResult | StageOutcome:
+        from pipeline.policy import load_policy
+        from pipeline.reporting import default_folder, report_stage
+
+        period = self._due("report")
+        if isinstance(period, StageOutcome):
+            return period
+        orders = self.view("report") if self.given("orders") else None
+        folder = default_folder(self.out, period, None)
+        policy = load_policy(self.config.policy)
+        return report_stage(self.out, period, None, folder, orders=orders, policy=policy)
 
     def _shipping_mode(self) -> StageResult | StageOutcome:
         from pipeline import shipping_job

@@ -90,8 +90,9 @@ def test_clean_run_outcomes_and_manifest(clean_run):
         [shop, stage, outcome]
         for shop in ("1000001", "1000002")
         for stage, outcome in (
-            ("validate", "ok"), ("settle", "ok"), ("reconcile", "attention"), ("shipping-mode", "ok"),
-            ("price", "attention"), ("check-tiered-shipping", "ok"),
+            ("validate", "ok"), ("settle", "ok"), ("reconcile", "attention"), ("profit", "attention"),
+            ("shipping-mode", "ok"), ("price", "attention"), ("check-tiered-shipping", "ok"),
+            ("report", "ok"),
         )
     ]  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -121,8 +122,10 @@ def test_clean_run_outcomes_and_manifest(clean_run):
     summary = json.loads(files["1000001/settlement/2026-10-H2/summary.json"])
     assert statement["rows"] == sum(summary["lines"].values())
     assert {s["stage"] for s in manifest["stages"]} == {
-        "validate", "settle", "reconcile", "shipping-mode", "price", "check-tiered-shipping",
+        "validate", "settle", "reconcile", "profit", "shipping-mode", "price",
+        "check-tiered-shipping", "report",
     }  # fmt: skip
+    assert {"1000001/report/2026-10-H2/report.xlsx", "1000001/report/2026-10-H2/report.html"} <= listed
 
 
 def test_rerun_is_byte_identical(clean_run, exports, tmp_path):
@@ -185,7 +188,13 @@ def test_one_shops_bad_file_does_not_stop_the_others(exports, tmp_path):
     assert {(shop, stage, outcome) for shop, stage, outcome in rows if shop == "1000002"} == {
         ("1000002", "validate", "ok"), ("1000002", "settle", "ok"), ("1000002", "reconcile", "attention"),
         ("1000002", "shipping-mode", "ok"), ("1000002", "price", "attention"), ("1000002", "check-tiered-shipping", "ok"),
+        ("1000002", "profit", "attention"), ("1000002", "report", "ok"),
     }  # fmt: skip
+    # a shop whose settle failed gets no reconciliation, profit or report of an old statement
+    assert {row for row in rows if row[0] == "1000001" and row[1] in ("reconcile", "profit", "report")} == {
+        ("1000001", "reconcile", "skipped"), ("1000001", "profit", "skipped"), ("1000001", "report", "skipped"),
+    }  # fmt: skip
+    assert "settle failed: no current statement for 2026-10-H2" in result.stdout
     assert "Traceback" not in result.stderr
 
 

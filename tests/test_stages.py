@@ -83,9 +83,11 @@ def test_run_shop_is_a_plain_call(exports, tmp_path):
         ("validate", "ok"),
         ("settle", "not-due"),
         ("reconcile", "not-due"),
+        ("profit", "not-due"),
         ("shipping-mode", "ok"),
         ("price", "attention"),
         ("check-tiered-shipping", "ok"),
+        ("report", "not-due"),
     ]
     import pickle
 

@@ -11,7 +11,10 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import EXIT_OK, EXIT_REJECTED, InputError
+from pipeline.inputs import StagedInputs
 from pipeline.io.write import write_csv, write_json, write_parquet
+from pipeline.locking import output_lock
+from pipeline.outcome import StageResult
 from pipeline.policy import Policy
 from pipeline.profit import outputs
 from pipeline.profit.engine import NO_COST, profit_lines, refunded_lines
@@ -105,3 +108,29 @@ def profit_period(
         summary=summary,
         exit_code=EXIT_REJECTED if no_cost else EXIT_OK,
     )
+
+
+def profit_inputs(
+    inputs: StagedInputs, statement_dir: Path, out: Path, rules: ProfitPolicy
+) -> StageResult:
+    """Profit of a settled period's lines from the validated orders and costs; writes
+    OUT/profit/PERIOD/ with the inputs' findings."""
+    with output_lock(out):
+        settled, _, _ = read_statement(statement_dir)
+        folder = out / "profit" / settled["period"]
+        inputs.publish(folder)
+        result = profit_period(
+            statement_dir, inputs.frame("orders"), inputs.frame("costs"), rules, folder
+        )
+    t = result.totals
+    margin = "-" if t["margin_bp"] is None else f"{t['margin_bp'] / 100:.2f}%"
+    text = [
+        f"{result.period}: {result.lines:,} lines, {result.no_cost_lines:,} without a cost, "
+        f"{result.loss_makers:,} loss-making SKUs",
+        f"  net {t['net'] / 100:,.2f}  cost {(t['cost'] or 0) / 100:,.2f}  "
+        f"fulfilment {t['fulfilment'] / 100:,.2f}  profit {(t['profit'] or 0) / 100:,.2f} yuan"
+        f" (margin {margin}, lines with a cost only)",
+        f"  outputs: {result.folder}",
+    ]
+    status = "attention" if inputs.rejected_rows or result.exit_code else "ok"
+    return StageResult("profit", status, result.summary, text, [folder], detail=result)

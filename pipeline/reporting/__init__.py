@@ -9,6 +9,9 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import EXIT_OK
+from pipeline.inputs import StagedInputs
+from pipeline.locking import output_lock
+from pipeline.outcome import StageResult
 from pipeline.policy import Policy
 from pipeline.reporting import page, workbook
 from pipeline.reporting.data import gather
@@ -64,4 +67,32 @@ def write_report(
     return ReportResult(period.id, folder, data.shops, drawn, data.notes)
 
 
-__all__ = ["FILES", "ReportResult", "write_report", "default_folder"]
+def report_stage(
+    out_root: Path,
+    period: Period,
+    shops: list[str] | None,
+    folder: Path,
+    *,
+    orders: StagedInputs | None = None,
+    policy: Policy | None = None,
+) -> StageResult:
+    """`write_report` as a stage: with `orders` (validated inputs), their findings are
+    kept in `folder` and add the amounts held back and the spot share."""
+    with output_lock(out_root):
+        if orders is not None:
+            orders.publish(folder)
+        frame = orders.frame("orders") if orders is not None else None
+        result = write_report(out_root, period, shops, folder, orders=frame, policy=policy)
+    text = [
+        f"{result.period}: report for {len(result.shops)} shop(s) ({', '.join(result.shops)}), "
+        f"{len(result.charts)} charts",
+        *(f"  note: {n}" for n in result.notes),
+        f"  outputs: {result.folder / 'report.xlsx'}, {result.folder / 'report.html'}",
+    ]
+    status = "attention" if orders is not None and orders.rejected_rows else "ok"
+    summary = {"period": result.period, "shops": result.shops, "charts": result.charts}
+    files = [result.folder / name for name in result.files]
+    return StageResult("report", status, summary, text, files, detail=result)
+
+
+__all__ = ["FILES", "report_stage", "ReportResult", "write_report", "default_folder"]
