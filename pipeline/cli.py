@@ -6,7 +6,6 @@ found a warning); 1 a file cannot be used at all, or an internal error; 2 a usag
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -146,21 +145,17 @@ def check() -> None:
     """Checks that print a verdict and exit 0 (ok), 3 (warning) or 4 (ineligible)."""
 
 
-# Stage commands live in pipeline/cli_<stage>.py, each with `register(main, check)`.
-STAGE_COMMANDS = (
-    "pipeline.cli_settle",
-    "pipeline.cli_shipping",
-    "pipeline.cli_price",
-    "pipeline.cli_checks",
-    "pipeline.cli_profit",
-    "pipeline.cli_report",
-    "pipeline.cli_run",
+# The stage commands, each module with `register(main, check)`; registered explicitly, so
+# a module that cannot be imported fails at once instead of dropping its command.
+from pipeline import (  # noqa: E402
+    cli_checks,
+    cli_price,
+    cli_profit,
+    cli_report,
+    cli_run,
+    cli_settle,
+    cli_shipping,
 )
-for _name in STAGE_COMMANDS:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:  # a stage not built yet
-        if _exc.name != _name:
-            raise
-        continue
+
+for _module in (cli_settle, cli_profit, cli_report, cli_shipping, cli_price, cli_checks, cli_run):
     _module.register(main, check)
