@@ -11,6 +11,10 @@ reads, as the back office exports them (see docs in `/work/shared/domain.md`, se
 - ``costs.csv``        the merchant's cost file (成本价), for about 90 % of the SKUs.
 - ``commissions.csv``  精选联盟 orders with their 预估佣金支出.
 
+and, for the finance close, ``bill_refunds.csv``, ``fund_flow.csv`` and
+``account_flow.csv`` (made by `pipeline.fixtures_funds` from the bill rows, from a
+random stream of their own: the six files above do not depend on them).
+
 Every cell is text exactly as the exports print it: money in yuan with two decimals
 formatted from integer fen, timestamps ``YYYY-MM-DD HH:MM:SS`` (China time, no zone),
 ``-`` for "none" where the back office prints it, empty cells for missing timestamps.
