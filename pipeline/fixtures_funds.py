@@ -84,6 +84,11 @@ MOVEMENT_SCHEMA = {
     "payment_subsidy": pl.Int64, "order_refund": pl.Int64, "platform_fee": pl.Int64,
     "commission": pl.Int64, "remark": pl.String, "shop": pl.String,
 }  # fmt: skip
+#: the money cells the generator fills, in the export's order
+MONEY_CELLS = (
+    "order_paid", "freight_paid", "platform_subsidy", "creator_subsidy", "payment_subsidy",
+    "order_refund", "platform_fee", "commission",
+)  # fmt: skip
 COMPACT = ("time", "flow_id", "direction", "signed", "account", "scene", "remark", "shop")
 
 
@@ -320,17 +325,13 @@ def fund_cells(moves: pl.DataFrame) -> pl.DataFrame:
     """The fund flow's text cells of movement rows."""
     order = pl.col("sub_order_id").is_not_null() & pl.col("order_type").is_not_null()
     zero = pl.when(order).then(pl.lit("0.00"))
-    money = [fx._yuan(pl.col(c)) for c in (
-        "order_paid", "freight_paid")] + [zero] + [fx._yuan(pl.col(c)) for c in (
-        "platform_subsidy", "creator_subsidy", "payment_subsidy")] + [zero] + [
-        fx._yuan(pl.col(c)) for c in ("order_refund", "platform_fee", "commission")] + [zero] * 4  # fmt: skip
+    yuan = [fx._yuan(pl.col(c)) for c in MONEY_CELLS]
+    # 实际平台补贴_运费 and 实际抖音月付营销补贴, and 渠道分成 to 其他分成: none generated
+    money = [*yuan[:2], zero, *yuan[2:5], zero, *yuan[5:], zero, zero, zero, zero]
     return fx._frame(
         moves,
         FUND_HEADERS,
-        fx._ts(pl.col("time")),
-        _quoted("flow_id"),
-        pl.col("direction"),
-        fx._yuan(pl.col("signed").abs()),
+        *_movement_cells(),
         pl.col("account"),
         pl.col("scene"),
         pl.col("billing"),
@@ -346,6 +347,16 @@ def fund_cells(moves: pl.DataFrame) -> pl.DataFrame:
         pl.col("remark"),
         pl.col("shop"),
     )
+
+
+def _movement_cells() -> list[pl.Expr]:
+    """动账时间, 动账流水号, 动账方向 and 动账金额 (written positive) of movement rows."""
+    return [
+        fx._ts(pl.col("time")),
+        _quoted("flow_id"),
+        pl.col("direction"),
+        fx._yuan(pl.col("signed").abs()),
+    ]
 
 
 def _quoted(name: str) -> pl.Expr:
@@ -384,10 +395,7 @@ def account_flow(state: FundState) -> pl.DataFrame:
     return fx._frame(
         moves,
         ACCOUNT_HEADERS,
-        fx._ts(pl.col("time")),
-        _quoted("flow_id"),
-        pl.col("direction"),
-        fx._yuan(pl.col("signed").abs()),
+        *_movement_cells(),
         fx._yuan(pl.col("balance")),
         pl.col("scene"),
         pl.col("remark"),
