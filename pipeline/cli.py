@@ -127,7 +127,12 @@ def validate(
 @out_option
 def fixtures(shops: int, orders: int, seed: int, formats: str, per_shop: bool, out: Path) -> None:
     """Generate realistic, consistent exports of every kind (orders, after-sales,
-    settlement bill, products, costs, commissions) for demos, tests and benchmarks."""
+    settlement bill, products, costs, commissions) for demos, tests and benchmarks.
+
+    For the finance close it also writes bill_refunds.csv (the bill's rows of refunds
+    after settlement and 保证金退款, a second --bill file), fund_flow.csv (资金账单) and
+    account_flow.csv (账户流水) of the settlement cycle the exports are taken in, with a
+    few planted cases of every status of the close."""
     from pipeline.fixtures import generate, split_by_shop
 
     fmts = ("csv", "parquet") if formats == "both" else (formats,)

@@ -11,6 +11,10 @@ reads, as the back office exports them (see docs in `/work/shared/domain.md`, se
 - ``costs.csv``        the merchant's cost file (成本价), for about 90 % of the SKUs.
 - ``commissions.csv``  精选联盟 orders with their 预估佣金支出.
 
+and, for the finance close, ``bill_refunds.csv``, ``fund_flow.csv`` and
+``account_flow.csv`` (made by `pipeline.fixtures_funds` from the bill rows, from a
+random stream of their own: the six files above do not depend on them).
+
 Every cell is text exactly as the exports print it: money in yuan with two decimals
 formatted from integer fen, timestamps ``YYYY-MM-DD HH:MM:SS`` (China time, no zone),
 ``-`` for "none" where the back office prints it, empty cells for missing timestamps.
@@ -53,10 +57,17 @@ from schemas.base import KindSpec
 BATCH_ROWS = 250_000
 
 KIND_STEMS = ("orders", "after_sales", "bill", "products", "costs", "commissions")
+#: the finance close's exports (pipeline.fixtures_funds)
+CLOSE_STEMS = ("bill_refunds", "fund_flow", "account_flow")
+#: the files with the bill's note row
+NOTED_STEMS = ("bill", "bill_refunds")
 
 BILL_NOTE = "注：金额单位为元"
 
 DAY = 86_400
+
+#: _batch's frames that are not written (the fund flow is made from them)
+SETTLED, UNBILLED = "_settled", "_unbilled"
 
 # ----------------------------------------------------------------------------- catalogue
 
@@ -659,7 +670,6 @@ def _batch(
     )
 
     b_idx = np.flatnonzero(in_bill)
-    zero = pl.lit("0.00")
     bill_frame = base[b_idx].with_columns(
         settled=pl.Series(window_end[b_idx] + 10 * 3_600),
         net=pl.Series(net[b_idx]),
@@ -668,16 +678,58 @@ def _batch(
         commission=pl.Series(commission[b_idx]),
         account=_pick(BILL_ACCOUNTS, account[b_idx]),
         alliance=pl.Series(alliance[b_idx]),
+        bill_type=pl.lit("正向结算"),
     )
-    bill = _frame(
-        bill_frame,
+    bill = _bill_cells(bill_frame)
+
+    c_idx = np.flatnonzero(has_comm)
+    comm_frame = pl.DataFrame(
+        {
+            "sub_order_id": sub_id[c_idx],
+            "product_id": cat.product_id[sku][c_idx],
+            "commission": commission[c_idx],
+            "rate": comm_rate[c_idx],
+            "shop": shop.gather(c_idx),
+        }
+    )
+    commissions = _frame(
+        comm_frame,
+        [*COMMISSION_HEADERS, "佣金率"],
+        _id(pl.col("sub_order_id")),
+        _id(pl.col("product_id")),
+        _yuan(pl.col("commission")),
+        pl.col("shop"),
+        pl.col("rate").cast(pl.String) + pl.lit("%"),
+    )
+    # not written: what the fund flow is made from (the bill rows, and paid sub-orders
+    # the bill does not hold)
+    unbilled = base.filter(pl.Series(is_paid & ~in_bill & (status != _S_CLOSED)))
+    return {
+        "orders": orders,
+        "after_sales": after_sales,
+        "bill": bill,
+        "commissions": commissions,
+        SETTLED: bill_frame,
+        UNBILLED: unbilled.select(
+            "order_id", "sub_order_id", "product_id", "created", "payable", "shop"
+        ),  # fmt: skip
+    }
+
+
+def _bill_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """The bill's text cells of `frame` (settled, order_id, sub_order_id, net, account,
+    bill_type, created, product_id, quantity, alliance, goods, freight, platform_d,
+    creator_d, payment_d, payable, income, fee, commission, shop; fees positive)."""
+    zero = pl.lit("0.00")
+    return _frame(
+        frame,
         BILL_HEADERS,
         _ts(pl.col("settled")),
         _id(pl.col("order_id")),
         _id(pl.col("sub_order_id")),
         _yuan(pl.col("net")),
         pl.col("account"),
-        pl.lit("正向结算"),
+        pl.col("bill_type"),
         pl.lit("否"),
         _ts(pl.col("created")),
         _id(pl.col("product_id")),
@@ -708,27 +760,6 @@ def _batch(
         pl.lit(None, dtype=pl.String),  # 备注
         pl.col("shop"),
     )
-
-    c_idx = np.flatnonzero(has_comm)
-    comm_frame = pl.DataFrame(
-        {
-            "sub_order_id": sub_id[c_idx],
-            "product_id": cat.product_id[sku][c_idx],
-            "commission": commission[c_idx],
-            "rate": comm_rate[c_idx],
-            "shop": shop.gather(c_idx),
-        }
-    )
-    commissions = _frame(
-        comm_frame,
-        [*COMMISSION_HEADERS, "佣金率"],
-        _id(pl.col("sub_order_id")),
-        _id(pl.col("product_id")),
-        _yuan(pl.col("commission")),
-        pl.col("shop"),
-        pl.col("rate").cast(pl.String) + pl.lit("%"),
-    )
-    return {"orders": orders, "after_sales": after_sales, "bill": bill, "commissions": commissions}
 
 
 def _order_columns() -> list[pl.Expr]:
@@ -875,6 +906,8 @@ def generate(
     if unknown:
         raise ValueError(f"unknown formats: {sorted(unknown)}")
     parquet = "parquet" in formats
+    from pipeline import fixtures_funds as funds
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -905,6 +938,11 @@ def generate(
         counts[stem] = frame.height
 
     state = _State(step=int(min(2 * 10**9, max(2, 4 * 10**16 // max(orders, 1)))))
+    # the close's exports draw from their own stream: the others stay as they were
+    cycle_s = (
+        funds.cycle_start(start + _dt.timedelta(days=days)) - _dt.date(1970, 1, 1)
+    ).days * DAY
+    fund_state = funds.FundState(np.random.default_rng([seed, 1]), cycle_s, end_s)
     with contextlib.ExitStack() as stack:
         sinks = {
             "orders": _Sink(stack, out, "orders", ORDER_FILE_HEADERS, parquet),
@@ -915,6 +953,10 @@ def generate(
             "commissions": _Sink(
                 stack, out, "commissions", [*COMMISSION_HEADERS, "佣金率"], parquet
             ),
+            "bill_refunds": _Sink(
+                stack, out, "bill_refunds", BILL_HEADERS, parquet, note=BILL_NOTE
+            ),
+            "fund_flow": _Sink(stack, out, "fund_flow", funds.FUND_HEADERS, parquet),
         }
         # one writer thread: batch k is written while batch k+1 is generated (polars and
         # numpy release the GIL); writes stay in batch order, so the files are the same
@@ -924,15 +966,22 @@ def generate(
                 rows = np.arange(first, min(first + BATCH_ROWS, orders))
                 shop_of_row = np.searchsorted(shop_end, rows, side="right")
                 frames = _batch(rng, state, shop_of_row, cat, shop_ids, creator_ids, start_s, end_s)
+                frames.update(funds.batch(fund_state, frames.pop(SETTLED), frames.pop(UNBILLED)))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(_append, sinks, frames)
             if pending is not None:
                 pending.result()
+        sinks["fund_flow"].append(funds.fund_cells(funds.other_money(fund_state, shop_ids)))
         for stem, sink in sinks.items():
             sink.finish()
             counts[stem] = sink.rows
-    return {stem: counts[stem] for stem in KIND_STEMS}
+    account = funds.account_flow(fund_state)
+    write_csv(account, out / "account_flow.csv", bom=True)
+    if parquet:
+        write_parquet(account, out / "account_flow.parquet")
+    counts["account_flow"] = account.height
+    return {stem: counts[stem] for stem in (*KIND_STEMS, *CLOSE_STEMS)}
 
 
 def split_by_shop(out_dir: str | Path) -> list[str]:
@@ -941,9 +990,9 @@ def split_by_shop(out_dir: str | Path) -> list[str]:
     For demos and tests: it reads whole files. Returns the shop IDs."""
     out = Path(out_dir)
     shops: set[str] = set()
-    for stem in KIND_STEMS:
+    for stem in (*KIND_STEMS, *CLOSE_STEMS):
         path = out / f"{stem}.csv"
-        skip = 1 if stem == "bill" else 0
+        skip = 1 if stem in NOTED_STEMS else 0
         table = pl.read_csv(path, infer_schema=False, skip_rows_after_header=skip)
         for (shop,), part in table.group_by("店铺ID", maintain_order=True):
             shops.add(str(shop))

@@ -13,6 +13,9 @@ from pipeline.fixtures import generate
 from schemas import after_sales, bill, commissions, costs, orders, products
 
 STEMS = ("orders", "after_sales", "bill", "products", "costs", "commissions")
+#: and the finance close's (tests/test_generator_close.py)
+ALL_STEMS = (*STEMS, "bill_refunds", "fund_flow", "account_flow")
+NOTED = ("bill", "bill_refunds")
 SPECS = {
     "orders": orders.SPEC,
     "after_sales": after_sales.SPEC,
@@ -39,7 +42,7 @@ def _read(path: Path) -> pl.DataFrame:
 def _data(out: Path, stem: str) -> pl.DataFrame:
     """The data rows of one CSV (the bill without its note row), IDs without the tab."""
     frame = _read(out / f"{stem}.csv")
-    if stem == "bill":
+    if stem in NOTED:
         frame = frame.slice(1)
     return frame.with_columns(pl.col(pl.String).str.strip_chars_start("\t"))
 
@@ -53,22 +56,22 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]
 
 def test_files_and_counts(out):
     path, counts = out
-    assert set(counts) == set(STEMS)
+    assert list(counts) == list(ALL_STEMS)
     assert counts["orders"] == SMALL["orders"]
-    for stem in STEMS:
+    for stem in ALL_STEMS:
         assert (path / f"{stem}.csv").exists()
         assert (path / f"{stem}.parquet").exists()
         assert _data(path, stem).height == counts[stem], stem
         assert counts[stem] > 0, stem
     # no temporary files left behind
     assert sorted(p.name for p in path.iterdir()) == sorted(
-        f"{s}.{ext}" for s in STEMS for ext in ("csv", "parquet")
+        f"{s}.{ext}" for s in ALL_STEMS for ext in ("csv", "parquet")
     )
 
 
 def test_csv_only_by_default(tmp_path):
     generate(tmp_path, shops=1, orders=50, seed=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}.csv" for s in STEMS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}.csv" for s in ALL_STEMS)
 
 
 def test_proportions(out):
@@ -88,7 +91,7 @@ def test_proportions(out):
 
 def test_utf8_bom(out):
     path, _ = out
-    for stem in STEMS:
+    for stem in ALL_STEMS:
         assert (path / f"{stem}.csv").read_bytes().startswith(BOM), stem
 
 
@@ -305,9 +308,9 @@ def test_after_sales_amounts(out):
 def test_parquet_matches_csv(out):
     """Same headers and raw text cells; the bill's parquet has no note row."""
     path, _ = out
-    for stem in STEMS:
+    for stem in ALL_STEMS:
         from_csv = _read(path / f"{stem}.csv")
-        if stem == "bill":
+        if stem in NOTED:
             from_csv = from_csv.slice(1)
         from_parquet = pl.read_parquet(path / f"{stem}.parquet")
         assert all(d == pl.String for d in from_parquet.dtypes), stem
