@@ -50,7 +50,9 @@ demo: venv
 	  code=$$?; [ $$code -le 3 ] || exit $$code; echo; \
 	done
 	$(DOUDIAN) reconcile --statement $(DEMO)/out/settlement/2026-10-H1 --bill $(DEMO)/exports/bill.csv \
-	  --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
+	  --bill $(DEMO)/exports/bill_refunds.csv --fund-flow $(DEMO)/exports/fund_flow.csv \
+	  --account-flow $(DEMO)/exports/account_flow.csv --orders $(DEMO)/exports/orders.csv \
+	  --after-sales $(DEMO)/exports/after_sales.csv --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
 	@echo
 	$(DOUDIAN) profit --statement $(DEMO)/out/settlement/2026-10-H1 --orders $(DEMO)/exports/orders.csv \
 	  --costs $(DEMO)/exports/costs.csv --out $(DEMO)/out; code=$$?; [ $$code -le 3 ] || exit $$code
