@@ -54,8 +54,8 @@ CODES: dict[str, tuple[str, str]] = {
     "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
     "time-without-seconds": (
         "warning",
-        "times without seconds (2026/1/3 20:11: the file was re-saved by Excel) are read as "
-        ":00; one line per file, with the count of such cells",
+        "times without seconds (like 2026/1/3 20:11: a file re-saved by Excel) are read "
+        "as :00; one line per file gives their count",
     ),
     "not-listed": (
         "note",

@@ -115,7 +115,10 @@ def no_seconds_lines(files: dict[int, tuple[str, NoSeconds]]) -> pl.DataFrame:
             continue
         row, _, value = found.first
         columns = ", ".join(found.columns)
-        message = f"{columns}: {CODES[NO_SECONDS][1]} ({found.count:,} cells in this file)"
+        message = (
+            f"{columns}: {found.count:,} times in this file have no seconds (a file re-saved "
+            "by Excel?); they are read as :00"
+        )
         lines.append((name, row, columns, value, NO_SECONDS, message, file_no))
     return _frame(lines)
 

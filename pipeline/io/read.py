@@ -651,8 +651,9 @@ def _read_xlsx(
     if extent is not None and extent.absurd:
         raise InputError(
             name,
-            f"sheet {sheet_name!r} reaches cell {extent.far_cell} and row {extent.last_row:,} "
-            f"but holds only {extent.cells:,} cells: a stray cell far from the data",
+            f"sheet {sheet_name!r} reaches row {extent.last_row:,} and column "
+            f"{column_letters(extent.last_column)} ({extent.grid:,} cells) but holds only "
+            f"{extent.cells:,}: a stray cell far from the data",
             "delete the rows and columns past the data in Excel and save again",
         )
     if len(book.sheet_names) != len(infos):
