@@ -94,15 +94,35 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         tmp_path = _temporary_beside(final)
     try:
         with writing(final):
-            yield tmp_path
+            try:
+                yield tmp_path
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                if output_error(exc, final) is None:
+                    _probe_space(tmp_path, final)
+                raise
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.chmod(tmp_path, file_mode())
             faults.point("before-rename")
             os.replace(tmp_path, final)
     finally:
-        if tmp_path.exists():
+        if tmp_path.exists() or tmp_path.is_symlink():
             tmp_path.unlink()
+
+
+def _probe_space(tmp_path: Path, final: Path) -> None:
+    """After a library's write failed without saying why (polars' Parquet writer may
+    report a full disk as "Invalid thrift: transport error"): an OutputError if a plain
+    write of 64 KB fails the same way, else nothing."""
+    try:
+        with open(tmp_path, "ab") as fh:
+            fh.write(bytes(1 << 16))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        error = output_error(OSError(exc.errno, exc.strerror), final)
+        if error is not None:
+            raise error from None
 
 
 def _temporary_beside(final: Path) -> Path:
