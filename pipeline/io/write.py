@@ -197,16 +197,17 @@ def write_text(text: str, path: str | Path) -> None:
 
 
 #: What a cell that a spreadsheet could take for a formula (CSV/XLSX injection) starts
-#: with, after any spaces: `= + - @`, their full-width forms, a tab or a CR.
-FORMULA_START = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r")
-_RISKY = r"^(?:[=+\-@＝＋－＠\t\r]| +[=+\-@＝＋－＠\t\r])"
+#: with, after any spaces, tabs or CRs: `= + - @` or their full-width forms. (A tab
+#: before digits, as the platform writes IDs, is no formula and is kept.)
+FORMULA_START = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+_RISKY = r"^[ \t\r]*[=+\-@＝＋－＠]"
 #: A plain signed number (-2.95, +1,000) is a number to Excel, not a formula.
-_NUMBER = r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?$"
+_NUMBER = r"^[ \t\r]*[+-]?[0-9][0-9,]*(\.[0-9]+)?$"
 
 
 def formula_safe(expr: pl.Expr) -> pl.Expr:
     """Text for people: a cell that begins like a formula (`FORMULA_START`, after any
-    spaces, but not a plain signed number) gets a leading apostrophe, so a spreadsheet
+    spaces, tabs or CRs, but not a plain signed number) gets a leading apostrophe, so a spreadsheet
     shows it as text instead of running it. Apply to text columns of files people open
     (`write_people_csv` does, to all); machine-readable outputs keep the original text."""
     risky = expr.str.contains(_RISKY) & ~expr.str.contains(_NUMBER)
