@@ -147,12 +147,19 @@ def _fallback_format(fmt: str) -> ValueStep:
 def _sane_time(text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     """The parsed time, unless it is a leap second (`23:59:60`, which the parser takes
     for the next minute: across a settlement window at midnight) or outside the years
-    `YEARS` (`0000-01-01`, a typing error). Only the times on a whole minute are looked
-    at again: a leap second becomes one."""
-    on_minute = pl.when(parsed.dt.second() == 0).then(text)
-    leap = on_minute.str.contains(r":6[0-9](\.[0-9]*)?$").fill_null(False)
+    `YEARS` (`0000-01-01`, a typing error)."""
+    return _sane(parsed, text.str.contains(r":6[0-9](\.[0-9]*)?$"))
+
+
+def _sane_quick(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """`_sane_time` for a cell of the first format, where a leap second can only end
+    the cell (a test of its last bytes, not a pattern: 0.2 s per 10 million cells)."""
+    return _sane(parsed, raw.str.ends_with(":60"))
+
+
+def _sane(parsed: pl.Expr, leap: pl.Expr) -> pl.Expr:
     in_years = (parsed >= pl.datetime(YEARS[0], 1, 1)) & (parsed < pl.datetime(YEARS[1] + 1, 1, 1))
-    return pl.when(in_years & ~leap).then(parsed)
+    return pl.when(in_years & ~leap.fill_null(False)).then(parsed)
 
 
 def _china_time(_: pl.Expr, naive: pl.Expr) -> pl.Expr:
@@ -162,8 +169,8 @@ def _china_time(_: pl.Expr, naive: pl.Expr) -> pl.Expr:
 
 # A cell the first format reads as it is, is read the same after the text steps: it has
 # no surrounding space, no `/` and is no null marker. (Steps too: the sanity check reads
-# the parsed value three times, which must be a column, not a repeated parse.)
-QUICK_TIMESTAMP = (_first_format, _sane_time, _china_time)
+# the parsed value twice, which must be a column, not a repeated parse.)
+QUICK_TIMESTAMP = (_first_format, _sane_quick, _china_time)
 
 
 PARSERS: dict[str, Parser] = {
