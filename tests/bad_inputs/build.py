@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from pipeline.io.xlsx import column_letters
+
 HERE = Path(__file__).resolve().parent
 
 #: Pinned so that XLSX and ZIP bytes never change.
@@ -292,14 +294,6 @@ def _cell_xml(ref: str, value: str | float) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
 
-def _column_letters(n: int) -> str:
-    out = ""
-    while n > 0:
-        n, rest = divmod(n - 1, 26)
-        out = chr(65 + rest) + out
-    return out
-
-
 def minimal_xlsx(
     sheets: list[tuple[str, list[list[str | float]], bool]],
     *,
@@ -352,7 +346,7 @@ def minimal_xlsx(
         body = "".join(
             f'<row r="{r}">'
             + "".join(
-                _cell_xml(f"{_column_letters(c)}{r}", v)
+                _cell_xml(f"{column_letters(c)}{r}", v)
                 for c, v in enumerate(row, start=1)
                 if v != ""
             )
