@@ -451,3 +451,15 @@ def test_not_listed_is_in_the_catalogue() -> None:
 
     assert LISTED_ROWS == 10_000
     assert CODES[NOT_LISTED][0] == "note" and CODES[NO_SECONDS][0] == "warning"
+
+
+def test_a_bytes_path_is_read_and_named_escaped(tmp_path: Path) -> None:
+    from pipeline.io.read import open_exports
+    from schemas import KINDS
+
+    path = os.fsencode(tmp_path) + b"/" + GBK_NAME
+    with open(path, "wb") as fh:
+        fh.write(three_orders())
+    [raw] = open_exports(KINDS["orders"].spec, path)
+    assert raw.path == f"{tmp_path}/{ESCAPED}"
+    assert sum(batch.height for batch in raw.batches(2)) == 3

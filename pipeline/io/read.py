@@ -182,7 +182,7 @@ def open_exports(
     (in name order) for a zip archive (`pipeline.io.archive`). Headers are read and
     matched now (an InputError for a file that cannot be used at all)."""
     name = display_name(path)
-    p = Path(path)
+    p = Path(os.fsdecode(path))
     check_input_file(p, name)
     head = _Source(name, p).head()
     if is_zip(head) and not _zip_is_workbook(name, p):

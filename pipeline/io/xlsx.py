@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 #: The sheet XML is read in pieces of this size (the extent of a sheet of any size).
 CHUNK = 1 << 20
-#: A grid up to this many cells is read whatever it holds (8 MB of cells at most) ...
+#: A grid (rows x columns, as the XLSX library allocates it) up to this many cells is
+#: read whatever it holds ...
 GRID_FREE_CELLS = 2_000_000
-#: ... a larger one only if its cells fill at least a quarter of it: a real export's
-#: cells fill its grid, a stray cell far away leaves it nearly empty.
-GRID_FILL = 4
+#: ... a larger one only if its cells fill at least a twentieth of it (a real export's
+#: cells fill most of its grid, a stray cell far away leaves it nearly empty) ...
+GRID_FILL = 20
+#: ... and is not larger than a sheet of 1,048,576 rows (Excel's most) by 120 columns.
+GRID_MAX_CELLS = 1_048_576 * 120
 #: workbook.xml and its relationships are small; a larger one is not a workbook.
 SMALL_PART = 16 << 20
 
@@ -55,7 +58,8 @@ class SheetExtent:
     @property
     def absurd(self) -> bool:
         """A grid the library would allocate in vain: large and nearly empty."""
-        return self.grid > GRID_FREE_CELLS and self.grid > GRID_FILL * self.cells
+        sparse = self.grid > GRID_FILL * self.cells
+        return self.grid > GRID_FREE_CELLS and (sparse or self.grid > GRID_MAX_CELLS)
 
 
 def is_workbook(zf: zipfile.ZipFile) -> bool:
