@@ -54,7 +54,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("kind", type=click.Choice(list(KINDS)))
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, readable=False, path_type=str))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=True, readable=False, path_type=str)
+)
 @out_option
 @reading_options
 @json_option
