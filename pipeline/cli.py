@@ -59,7 +59,9 @@ main.help = f"{main.help}\n\nExit codes:\n\n\b\n{exit_codes_text()}"
 
 @main.command()
 @click.argument("kind", type=click.Choice(list(KINDS)))
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=True, readable=False, path_type=str)
+)
 @out_option
 @reading_options
 @json_option

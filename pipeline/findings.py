@@ -58,6 +58,16 @@ CODES: dict[str, tuple[str, str]] = {
     "bad-rate": ("error", "not a rate like 85.00% or 0.85 (at most 2 decimals of a percent)"),
     "negative-count": ("error", "a count cannot be negative"),
     "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
+    "time-without-seconds": (
+        "warning",
+        "times without seconds (like 2026/1/3 20:11: a file re-saved by Excel) are read "
+        "as :00; one line per file gives their count",
+    ),
+    "not-listed": (
+        "note",
+        "at most 10,000 rows of a file are listed in a findings file; the counts in the "
+        "summary include every row",
+    ),
 }
 
 FINDING_SCHEMA = {

@@ -38,9 +38,10 @@ EXITS: tuple[tuple[int, str | None, str], ...] = (
     (
         EXIT_FILE,
         "failed",
-        "a file cannot be used at all (missing, empty, unreadable, wrong kind, missing column); "
-        "nothing was written. Also an internal error, reported in one line (`DOUDIAN_DEBUG=1` "
-        "shows the traceback)",
+        "a file cannot be used at all (missing, empty, unreadable, not a regular file, wrong "
+        "kind, missing column), or an output cannot be written (no space left on device, a "
+        "read-only or forbidden folder, named in the message); nothing was written. Also an "
+        "internal error, reported in one line (`DOUDIAN_DEBUG=1` shows the traceback)",
     ),
     (
         EXIT_USAGE,

@@ -25,8 +25,17 @@ from pipeline import faults
 from pipeline.clean import canonicalize, code_column, raw_column
 from pipeline.errors import InputError, first_line
 from pipeline.findings import FINDING_SCHEMA, message_expr
-from pipeline.io.read import EXTRA, SPANS, RawExport, open_export
-from pipeline.io.write import atomic_path, formula_safe, scratch_folder, write_csv
+from pipeline.io.read import EXTRA, SPANS, RawExport, open_exports
+from pipeline.io.write import atomic_path, scratch_folder, write_people_csv, writing
+from pipeline.listing import (
+    NO_SECONDS,
+    NoSeconds,
+    PartCap,
+    capped,
+    no_seconds_lines,
+    not_listed_lines,
+    without_seconds,
+)
 from pipeline.parallel import ordered_map
 from schemas import KINDS, Kind
 
@@ -55,10 +64,13 @@ class _BatchOutcome:
     """What checking one batch gave: its staged part and its counts."""
 
     part: Path
+    number: int
     rows: int
     rejected: int
     findings: dict[str, int]
     warnings: dict[str, int]
+    warned: int  # rows with a warning
+    no_seconds: NoSeconds
 
 
 @dataclass
@@ -126,7 +138,9 @@ def validate_files(
     )
     with scratch as work:
         raws = [
-            open_export(k.spec, p, encoding=encoding, sheet=sheet, shop_id=shop_id) for p in paths
+            raw
+            for p in paths
+            for raw in open_exports(k.spec, p, encoding=encoding, sheet=sheet, shop_id=shop_id)
         ]
         checker = _BatchChecker(k, work)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
@@ -138,7 +152,7 @@ def validate_files(
                 pl.concat(parts).sink_parquet(tmp, compression="zstd")
             if workdir is None:  # the staged parts go with the scratch folder
                 parts = [pl.scan_parquet(valid_path)]
-        checker.write_findings(duplicates, rejected_path, warnings_path)
+        checker.write_findings(duplicates, rejected_path, warnings_path, results)
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
 
 
@@ -175,6 +189,9 @@ class _BatchChecker:
         self.parts: list[Path] = []
         self.numbers = itertools.count()  # numbers the staged parts, over all files
         self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
+        self.cap = PartCap()  # findings files list the first rows of each file
+        self.warned: dict[int, list[int]] = {}  # file -> [rows with warnings, warnings]
+        self.no_seconds: dict[int, tuple[str, NoSeconds]] = {}
 
     def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
         """Check the file's batches, two at a time (`pipeline.parallel`): the file is
@@ -190,14 +207,15 @@ class _BatchChecker:
             for outcome in ordered_map(
                 check, zip(self.numbers, raw.batches(batch_rows), strict=False)
             ):
-                self._take(outcome, result)
+                self._take(outcome, result, file_no)
         except pl.exceptions.PolarsError as exc:
             message, hint = _read_error(exc)
             raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
         return result
 
-    def _take(self, outcome: _BatchOutcome | None, result: FileResult) -> None:
-        """Count a checked batch into the file's result (in batch order)."""
+    def _take(self, outcome: _BatchOutcome | None, result: FileResult, file_no: int) -> None:
+        """Count a checked batch into the file's result (in batch order); its findings
+        parts are trimmed to the rows listed (`pipeline.listing`)."""
         if outcome is not None:
             self.parts.append(outcome.part)
             result.rows += outcome.rows
@@ -205,6 +223,16 @@ class _BatchChecker:
             result.valid += outcome.rows - outcome.rejected
             result.findings.update(outcome.findings)
             result.warnings.update(outcome.warnings)
+            number = outcome.number
+            self.cap.take(self.work / f"rejected-{number:06d}.parquet", file_no, outcome.rejected)
+            self.cap.take(self.work / f"warnings-{number:06d}.parquet", file_no, outcome.warned)
+            warned = self.warned.setdefault(file_no, [0, 0])
+            warned[0] += outcome.warned
+            warned[1] += sum(outcome.warnings.values())
+            if outcome.no_seconds.count:
+                found = self.no_seconds.setdefault(file_no, (result.path, NoSeconds()))[1]
+                found.add(outcome.no_seconds)
+                result.warnings[NO_SECONDS] += outcome.no_seconds.count
         faults.point("validate-batch")
 
     def _check(
@@ -241,10 +269,39 @@ class _BatchChecker:
             ),
         )
         part = self.work / f"staged-{number:06d}.parquet"
-        staged.write_parquet(part, compression="lz4")
-        found.write_parquet(self.work / f"rejected-{number:06d}.parquet", compression="lz4")
-        warnings.write_parquet(self.work / f"warnings-{number:06d}.parquet", compression="lz4")
-        return _BatchOutcome(part, typed.height, bad_rows.len(), _count(found), _count(warnings))
+        with writing(self.work):
+            staged.write_parquet(part, compression="lz4")
+            found.write_parquet(self.work / f"rejected-{number:06d}.parquet", compression="lz4")
+            warnings.write_parquet(self.work / f"warnings-{number:06d}.parquet", compression="lz4")
+        return _BatchOutcome(
+            part,
+            number,
+            typed.height,
+            bad_rows.len(),
+            _count(found),
+            _count(warnings),
+            warnings.get_column("row").n_unique(),
+            self._no_seconds(raw, typed),
+        )
+
+    def _no_seconds(self, raw: RawExport, typed: pl.DataFrame) -> NoSeconds:
+        """The batch's time cells read from `HH:MM` (no seconds): their count and the
+        first of them."""
+        names = [c.name for c in self.spec.columns if c.type == "timestamp"]
+        if not names:
+            return NoSeconds()
+        flags = typed.select(
+            without_seconds(pl.col(raw_column(n)), pl.col(n)).alias(n) for n in names
+        )
+        counts = flags.sum().row(0, named=True)
+        found = NoSeconds(sum(counts.values()))
+        for n in (n for n in names if counts[n]):
+            i = flags.get_column(n).arg_true()[0]
+            first = (typed["__row"][i], raw.headers[n], typed[raw_column(n)][i])
+            if found.first is None or first[0] < found.first[0]:
+                found.first = first
+            found.columns.append(raw.headers[n])
+        return found
 
     def _long(
         self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame
@@ -335,25 +392,41 @@ class _BatchChecker:
         return staged.select(*spec.names, "source_file", "source_row")
 
     def write_findings(
-        self, duplicates: pl.DataFrame, rejected_path: Path, warnings_path: Path
+        self,
+        duplicates: pl.DataFrame,
+        rejected_path: Path,
+        warnings_path: Path,
+        results: list[FileResult],
     ) -> None:
+        """The findings files, sorted by file and row, each file's rows listed up to the
+        cap with a line counting the others (`pipeline.listing`)."""
         sort_keys = ["__file_no", "row", "__order", "code"]
-        for prefix, target, extra in (
-            ("rejected", rejected_path, duplicates),
-            ("warnings", warnings_path, _empty_staged_findings()),
+        rejected = {
+            i: (r.path, r.rejected, sum(r.findings.values())) for i, r in enumerate(results)
+        }
+        warned = {i: (results[i].path, *self.warned[i]) for i in self.warned}
+        seconds = no_seconds_lines(self.no_seconds)
+        for prefix, target, extra, totals, what, once in (
+            ("rejected", rejected_path, capped(duplicates), rejected, "rejected rows", None),
+            (
+                "warnings",
+                warnings_path,
+                _empty_staged_findings(),
+                warned,
+                "rows with warnings",
+                seconds,
+            ),
         ):
             files = sorted(self.work.glob(f"{prefix}-*.parquet"))
             frames = [pl.scan_parquet(files)] if files else []
-            frame = pl.concat([*frames, extra.lazy()], how="vertical")
+            listed = capped(pl.concat([*frames, extra.lazy()], how="vertical").collect())
+            lines = [listed, not_listed_lines(listed, totals, what)]
+            frame = pl.concat([*lines, *([once] if once is not None else [])], how="vertical")
             # For people: cells that look like formulas are neutralised (the valid
             # Parquet keeps every value as it was).
-            people = [
-                formula_safe(pl.col(c))
-                if c in ("file", "column", "value", "message")
-                else pl.col(c)
-                for c in FINDING_SCHEMA
-            ]
-            write_csv(frame.sort(sort_keys).select(people), target)
+            write_people_csv(
+                frame.sort(sort_keys, nulls_last=True).select(list(FINDING_SCHEMA)), target
+            )
 
     def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         """Cells that could not be parsed (bad money, bad timestamps, mangled IDs)."""

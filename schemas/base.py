@@ -37,10 +37,14 @@ MONEY_MAX_FEN = 1_000_000_000
 
 def normalize_header(name: str) -> str:
     """Fold a header cell for matching: NFKC (full-width brackets to ASCII), no
-    whitespace or BOM, ASCII case-folded. `退商品金额（元）` and `退商品金额(元)` match,
+    whitespace, zero-width characters or BOM, ASCII case-folded. `退商品金额（元）` and `退商品金额(元)` match,
     so do `SKU ID`, `SKUID` and `skuid`."""
-    folded = unicodedata.normalize("NFKC", name).replace("\ufeff", "")
+    folded = unicodedata.normalize("NFKC", name).translate(ZERO_WIDTH)
     return "".join(folded.split()).casefold()
+
+
+#: Characters a copy from a web page leaves in a header, invisible: removed before matching.
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,10 @@ def test_ids(cell, value, code):
         ("2026/9/1 8:05", dt.datetime(2026, 9, 1, 8, 5, tzinfo=CN)),
         ("2026-10-16", dt.datetime(2026, 10, 16, tzinfo=CN)),
         ("2026-10-16T12:00:00", dt.datetime(2026, 10, 16, 12, tzinfo=CN)),
-        ("46311.520891204", dt.datetime(2026, 10, 16, 12, 30, 5, tzinfo=CN)),  # Excel serial
-        ("46311", dt.datetime(2026, 10, 16, tzinfo=CN)),
+        ("2026-10-16 23:59:59", dt.datetime(2026, 10, 16, 23, 59, 59, tzinfo=CN)),
+        ("2000-01-01 00:00:00", dt.datetime(2000, 1, 1, tzinfo=CN)),
+        ("2099-12-31 23:59:59", dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=CN)),
+        ("2026/1/3 20:11", dt.datetime(2026, 1, 3, 20, 11, tzinfo=CN)),  # an Excel re-save
     ],
 )
 def test_timestamps_are_china_time(cell, expected):
@@ -103,7 +105,25 @@ def test_timestamps_are_china_time(cell, expected):
 
 
 @pytest.mark.parametrize(
-    "cell", ["2026-13-01 00:00:00", "yesterday", "2026-02-30 10:00:00", "16/10/2026"]
+    "cell",
+    [
+        "2026-13-01 00:00:00",
+        "yesterday",
+        "2026-02-30 10:00:00",
+        "16/10/2026",
+        # a leap second is not the next day (it would cross a settlement window)
+        "2026-10-15 23:59:60",
+        "2026-10-15 10:15:60",
+        "2026-10-15 23:59:60.5",
+        "2026-10-15 23:59:61",
+        # years outside 2000-2099
+        "0000-01-01 10:00:00",
+        "1999-12-31 23:59:59",
+        "2100-01-01 00:00:00",
+        # a serial number is a date only in an XLSX number cell (pipeline.io.read)
+        "46300",
+        "46311.520891204",
+    ],
 )
 def test_bad_timestamps(cell):
     assert run(parse_timestamp, [cell]) == [(None, "bad-timestamp")]

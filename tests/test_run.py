@@ -125,7 +125,10 @@ def test_clean_run_outcomes_and_manifest(clean_run):
         "validate", "settle", "reconcile", "profit", "shipping-mode", "price",
         "check-tiered-shipping", "report",
     }  # fmt: skip
-    assert {"1000001/report/2026-10-H2/report.xlsx", "1000001/report/2026-10-H2/report.html"} <= listed
+    assert {
+        "1000001/report/2026-10-H2/report.xlsx",
+        "1000001/report/2026-10-H2/report.html",
+    } <= listed
 
 
 def test_rerun_is_byte_identical(clean_run, exports, tmp_path):

@@ -1,13 +1,17 @@
 """Reading one export file into a raw table of text cells.
 
-`open_export` reads the header and returns a `RawExport` whose `batches` yields the rows
+`open_exports` reads the header and returns a `RawExport` (one per member of a zip archive,
+`pipeline.io.archive`) whose `batches` yields the rows
 in order, a bounded number at a time, as DataFrames with one String column per canonical
 column of the kind (null when an optional column is absent from the file) and `__row`,
 the row number as a spreadsheet shows it (header = row 1). Headers are matched by name
 through the kind's aliases (`schemas.base.normalize_header`); unknown columns are ignored.
 
 Formats: CSV (UTF-8 with or without BOM, GB18030/GBK: detected from the header, which
-is always Chinese, or forced with `encoding`), XLSX (first sheet, or `sheet`), Parquet.
+is always Chinese, or forced with `encoding`), XLSX (the first visible sheet, or `sheet`;
+its extent checked first, `pipeline.io.sheets`), Parquet, and zip archives of CSV and XLSX
+files. An input must be a regular file (`check_input_file`); a name that is not UTF-8 is
+shown escaped (`display_name`). Blank lines at the end of a CSV are not rows.
 
 A CSV file is cut into blocks of whole rows (at a line end outside quotes: an even
 number of `"` before it), each parsed by polars on its own; a GB18030 block is
@@ -20,8 +24,12 @@ time; a workbook is loaded whole (fastexcel reads sheets whole).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
+import os
+import stat
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +37,14 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError, first_line
+from pipeline.io.archive import Member, archive_members, is_zip
+from pipeline.io.sheets import (
+    SheetInfo,
+    column_letters,
+    is_workbook,
+    sheet_extent,
+    workbook_sheets,
+)
 from pipeline.parallel import ordered_map
 from schemas.base import KindSpec, normalize_header
 
@@ -70,6 +86,112 @@ class RawExport:
     batches: Callable[[int], Iterator[pl.DataFrame]]
 
 
+def display_name(path: str | os.PathLike[str]) -> str:
+    """The file's name for messages and findings. A name that is not UTF-8 (GBK bytes,
+    common after unzipping an archive made on Chinese Windows) keeps its odd bytes as
+    escapes (`\\xb6\\xa9.csv`); the file itself is still read."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def check_input_file(path: str | os.PathLike[str], name: str | None = None) -> os.stat_result:
+    """`os.stat` of an input, without opening it: an InputError unless it is a regular
+    file holding some bytes (a folder, a FIFO or a device such as `/dev/zero` behind a
+    link would be read for ever, or not at all)."""
+    name = display_name(path) if name is None else name
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except OSError as exc:
+        raise InputError(name, f"cannot be used ({_os_reason(exc)})") from None
+    kind = next((w for test, w in _NOT_FILES if test(st.st_mode)), None)
+    if kind is not None:
+        raise InputError(name, f"is {kind}, not a file", "give the path of an export file")
+    if st.st_size == 0:
+        raise InputError(name, "the file is empty (0 bytes): export it again")
+    return st
+
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _os_reason(exc: OSError) -> str:
+    """`permission denied`, `is a folder`...: an OSError in a few words."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or first_line(exc)).lower()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where an export's bytes are: a file, or a member of a zip archive."""
+
+    name: str
+    path: Path
+    member: Member | None = None
+
+    def head(self) -> bytes:
+        try:
+            if self.member is not None:
+                return self.member.head(HEAD_BYTES)
+            with open(self.path, "rb") as fh:
+                return fh.read(HEAD_BYTES)
+        except OSError as exc:
+            raise InputError(self.name, f"cannot be read ({_os_reason(exc)})") from None
+
+    def data(self) -> bytes:
+        """All the bytes (a workbook is loaded whole anyway)."""
+        return self.member.read() if self.member is not None else self.path.read_bytes()
+
+    @contextlib.contextmanager
+    def on_disk(self) -> Iterator[Path]:
+        """A path a library can open: the file (through its descriptor when its name is
+        not UTF-8, which a library written in Rust cannot take), or the member
+        unpacked to a temporary file."""
+        if self.member is not None:
+            with self.member.extracted() as path:
+                yield path
+            return
+        try:
+            str(self.path).encode("utf-8")
+        except UnicodeEncodeError:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                yield Path(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+            return
+        yield self.path
+
+
+def open_exports(
+    spec: KindSpec,
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    shop_id: str | None = None,
+) -> list[RawExport]:
+    """Open `path` as exports of kind `spec`: one for a file, one per CSV or XLSX member
+    (in name order) for a zip archive (`pipeline.io.archive`). Headers are read and
+    matched now (an InputError for a file that cannot be used at all)."""
+    name = display_name(path)
+    p = Path(os.fsdecode(path))
+    check_input_file(p, name)
+    head = _Source(name, p).head()
+    if is_zip(head) and not _zip_is_workbook(name, p):
+        sources = [_Source(m.name, p, m) for m in archive_members(name, p)]
+    else:
+        sources = [_Source(name, p)]
+    return [_open(spec, source, encoding, sheet, shop_id) for source in sources]
+
+
 def open_export(
     spec: KindSpec,
     path: str | Path,
@@ -78,31 +200,49 @@ def open_export(
     sheet: str | None = None,
     shop_id: str | None = None,
 ) -> RawExport:
-    """Open `path` as an export of kind `spec`: its header is read and matched now (an
-    InputError for a file that cannot be used at all); its rows when `batches` is
-    iterated (an InputError there for a file broken past its header)."""
-    name = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise InputError(name, "no such file")
-    if p.is_dir():
-        raise InputError(name, "is a folder, not a file")
-    if p.stat().st_size == 0:
-        raise InputError(name, "the file is empty (0 bytes): export it again")
-    with open(p, "rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    fmt = _format_of(p, head)
+    """Open `path` as one export of kind `spec` (a zip archive must hold exactly one)."""
+    raws = open_exports(spec, path, encoding=encoding, sheet=sheet, shop_id=shop_id)
+    if len(raws) != 1:
+        names = ", ".join(r.path for r in raws)
+        raise InputError(display_name(path), f"holds {len(raws)} exports ({names}): give one")
+    return raws[0]
+
+
+def _zip_is_workbook(name: str, p: Path) -> bool:
+    try:
+        with zipfile.ZipFile(p) as zf:
+            return is_workbook(zf)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return True  # a damaged zip: refused as a damaged workbook
+
+
+def _open(
+    spec: KindSpec, source: _Source, encoding: str | None, sheet: str | None, shop_id: str | None
+) -> RawExport:
+    """One export's header, read and matched; its rows when `batches` is iterated (an
+    InputError there for a file broken past its header)."""
+    name = source.name
+    head = source.head()
+    fmt = _format_of(head)
     if fmt == "xls":
         raise InputError(
             name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV"
         )
+    if source.member is not None:
+        if is_zip(head) and not source.member.filename.lower().endswith(".xlsx"):
+            raise InputError(name, "is a zip inside the zip archive: unpack it first")
+        if fmt == "parquet":
+            raise InputError(
+                name, "is neither CSV nor XLSX: only CSV and XLSX files are read from a zip"
+            )
     where = ""
     enc = None
     if fmt == "xlsx":
-        cells, header, sheet_name, numeric = _read_xlsx(name, p, sheet)
+        cells, header, sheet_name, numeric = _read_xlsx(name, source.data(), sheet)
         where = f" (sheet {sheet_name!r})"
     elif fmt == "parquet":
-        header = _parquet_header(name, p)
+        with source.on_disk() as on_disk:
+            header = _parquet_header(name, on_disk)
     else:
         enc = _csv_encoding(name, head, encoding)
         header, data_start = _csv_header(name, head, enc)
@@ -125,7 +265,7 @@ def open_export(
         return _pick(spec, cells, offset, header, positions, shop_id, quoted)
 
     if fmt == "xlsx":
-        table = _mark_numeric_ids(cells, numeric, spec, positions).collect()
+        table = _mark_numeric_cells(cells, numeric, spec, positions).collect()
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
             for offset in range(0, table.height, rows):
@@ -135,19 +275,21 @@ def open_export(
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
             used = set(positions.values())
-            blocks = _parquet_blocks(p, rows, used)
-            yield from (pick(block, offset, False) for offset, block in blocks)
+            with source.on_disk() as on_disk:
+                blocks = _parquet_blocks(on_disk, rows, used)
+                yield from (pick(block, offset, False) for offset, block in blocks)
 
     else:
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
             offset = 0
             used = sorted(set(positions.values()))
-            blocks = _csv_blocks(name, p, data_start, enc, len(header), used, rows)
-            for block, quoted in blocks:
-                for start in range(0, block.height, rows):
-                    yield pick(block.slice(start, rows), offset + start, quoted)
-                offset += block.height
+            with source.on_disk() as on_disk:
+                blocks = _csv_blocks(name, on_disk, data_start, enc, len(header), used, rows)
+                for block, quoted in blocks:
+                    for start in range(0, block.height, rows):
+                        yield pick(block.slice(start, rows), offset + start, quoted)
+                    offset += block.height
 
     return RawExport(name, headers, fmt, enc, batches)
 
@@ -190,7 +332,7 @@ def _pick(
 
 def _spanning_cell(names: list[str], header: list[str]) -> pl.Expr:
     """`header: start of the cell` of the first cell that swallowed rows, else null."""
-    enough = max(3, len(header) // 2)
+    enough = max(3, len(header) - 1)
     found = []
     for name in names:
         cell = pl.col(name)
@@ -212,31 +354,27 @@ def _is_note_row(spec: KindSpec, positions: dict[str, int]) -> pl.Expr:
     return (pl.col("__idx") < spec.skip_after_header) & ~has_id
 
 
-def _mark_numeric_ids(
+def _mark_numeric_cells(
     cells: pl.LazyFrame, numeric: pl.DataFrame, spec: KindSpec, positions: dict[str, int]
 ) -> pl.LazyFrame:
-    """An ID in a number cell of a workbook has been through a binary float (Excel keeps
-    15 digits): its text would look like a valid ID with the wrong last digits. Show it
-    as Excel does (6.93881E+18), so that it is rejected as `id-scientific-notation`."""
+    """Number cells of a workbook in ID and time columns. An ID in a number cell has
+    been through a binary float (Excel keeps 15 digits): its text would look like a
+    valid ID with the wrong last digits, so it is shown as Excel does (6.93881E+18) and
+    rejected as `id-scientific-notation`. A number in a time column is an Excel serial
+    date (days since 1899-12-30, what a date cell holds without its format): it becomes
+    the time it stands for, to the second. Text cells are left as they are (a CSV's
+    `46300` is not a date)."""
     exprs = []
     for column in spec.columns:
         pos = positions.get(column.name)
-        if column.type != "id" or pos is None or f"c{pos}" not in numeric.columns:
+        if column.type not in ("id", "timestamp") or pos is None:
             continue
-        text = pl.col(f"c{pos}").str.strip_chars()
-        digits = text.str.replace(r"\.0+$", "")
-        scientific = pl.concat_str(
-            digits.str.slice(0, 1),
-            pl.lit("."),
-            digits.str.slice(1, 5),
-            pl.lit("E+"),
-            (digits.str.len_chars() - 1).cast(pl.String),
-        )
+        if f"c{pos}" not in numeric.columns:
+            continue
         is_number = pl.col(f"__num{pos}").fill_null(False)
-        long_number = is_number & digits.str.contains(r"^[0-9]{12,}$").fill_null(False)
-        exprs.append(
-            pl.when(long_number).then(scientific).otherwise(pl.col(f"c{pos}")).alias(f"c{pos}")
-        )
+        text = pl.col(f"c{pos}").str.strip_chars()
+        value = (_scientific if column.type == "id" else _serial_time)(text, is_number)
+        exprs.append(pl.coalesce(value, pl.col(f"c{pos}")).alias(f"c{pos}"))
     if not exprs:
         return cells
     flags = numeric.rename({c: f"__num{c[1:]}" for c in numeric.columns}).lazy()
@@ -247,8 +385,34 @@ def _mark_numeric_ids(
     )
 
 
-def _format_of(p: Path, head: bytes) -> str:
-    if head.startswith(b"PK\x03\x04"):
+def _scientific(text: pl.Expr, is_number: pl.Expr) -> pl.Expr:
+    digits = text.str.replace(r"\.0+$", "")
+    scientific = pl.concat_str(
+        digits.str.slice(0, 1),
+        pl.lit("."),
+        digits.str.slice(1, 5),
+        pl.lit("E+"),
+        (digits.str.len_chars() - 1).cast(pl.String),
+    )
+    long_number = is_number & digits.str.contains(r"^[0-9]{12,}$").fill_null(False)
+    return pl.when(long_number).then(scientific)
+
+
+#: Excel's day zero for serial dates (the 1900 date system), and the serials of days
+#: 1900-01-01 to 9999-12-31.
+EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+EXCEL_SERIALS = (1, 2_958_465)
+
+
+def _serial_time(text: pl.Expr, is_number: pl.Expr) -> pl.Expr:
+    days = pl.when(is_number).then(text).cast(pl.Float64, strict=False)
+    days = pl.when(days.is_between(*EXCEL_SERIALS)).then(days)
+    seconds = (days * 86400).round(0).cast(pl.Int64, strict=False)
+    return (EXCEL_EPOCH + pl.duration(seconds=seconds)).dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _format_of(head: bytes) -> str:
+    if is_zip(head):
         return "xlsx"
     if head.startswith(b"PAR1"):
         return "parquet"
@@ -363,10 +527,11 @@ def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bo
     carry = b""
     size = CSV_BLOCK_BYTES
     first = True
+    end = _data_end(p, start)
     with open(p, "rb") as fh:
         fh.seek(start)
         while True:
-            block = fh.read(size)
+            block = fh.read(max(0, min(size, end - fh.tell())))
             data = carry + block if carry else block
             if not block:
                 if data:
@@ -390,6 +555,31 @@ def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bo
             # nothing, gluing it to the next 64 MB would copy them
             carry = b""
             fh.seek(offset)
+
+
+#: What a blank line of a CSV holds: nothing but separators and spaces.
+BLANK = b"\r\n\t ,"
+
+
+def _data_end(p: Path, start: int) -> int:
+    """The offset just past the last row that holds anything: blank lines at the end of
+    a CSV (Excel keeps a sheet's formatted empty rows as `,,,` lines) are not data. The
+    file's tail is read backwards, a block at a time, only as far as it is blank."""
+    with open(p, "rb") as fh:
+        end = pos = fh.seek(0, os.SEEK_END)
+        line_end = None  # the earliest line end seen in the blank tail
+        while pos > start:
+            step = min(HEAD_BYTES, pos - start)
+            fh.seek(pos - step)
+            chunk = fh.read(step)
+            kept = len(chunk.rstrip(BLANK))
+            found = chunk.find(b"\n", kept)
+            if found >= 0:
+                line_end = pos - step + found
+            if kept:
+                return end if line_end is None else line_end + 1
+            pos -= step
+    return start
 
 
 def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> str:
@@ -435,43 +625,87 @@ def _spares() -> list[str]:
 
 
 def _read_xlsx(
-    name: str, p: Path, sheet: str | None
+    name: str, data: bytes, sheet: str | None
 ) -> tuple[pl.LazyFrame, list[str], str, pl.DataFrame]:
     """The sheet's cells as text, its header row, its name, and for every column a flag
-    per row: was the cell a number (True/False) rather than text (null)."""
+    per row: was the cell a number (True/False) rather than text (null). The sheet is
+    the first visible one, or `sheet` (a name or a number from 1); its extent is checked
+    (`pipeline.io.sheets`) before the XLSX library loads it."""
     import fastexcel
 
     try:
-        book = fastexcel.read_excel(str(p))
-    except Exception as exc:  # fastexcel raises its own error types for damaged files
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if not is_workbook(zf):
+                raise ValueError("it holds no xl/workbook.xml")
+            infos = workbook_sheets(zf)
+            index = _pick_sheet(name, infos, sheet)
+            extent = sheet_extent(zf, infos[index].part) if infos[index].part else None
+        book = fastexcel.read_excel(data)
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile, XML and fastexcel errors of a damaged file
         raise InputError(
             name, f"cannot be opened as an XLSX workbook ({first_line(exc)})"
         ) from None
-    sheets = book.sheet_names
-    if not sheets:
-        raise InputError(name, "the workbook has no sheets")
-    if sheet is None:
-        index = 0
-    elif sheet in sheets:
-        index = sheets.index(sheet)
-    elif sheet.isdigit() and 1 <= int(sheet) <= len(sheets):
-        index = int(sheet) - 1
-    else:
-        raise InputError(name, f"has no sheet {sheet!r} (sheets: {', '.join(sheets)})")
+    sheet_name = infos[index].name
+    if extent is not None and extent.absurd:
+        raise InputError(
+            name,
+            f"sheet {sheet_name!r} reaches row {extent.last_row:,} and column "
+            f"{column_letters(extent.last_column)} ({extent.grid:,} cells) but holds only "
+            f"{extent.cells:,}: a stray cell far from the data",
+            "delete the rows and columns past the data in Excel and save again",
+        )
+    if len(book.sheet_names) != len(infos):
+        index = book.sheet_names.index(sheet_name)
     try:
-        data = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="string"))
+        data_ = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="string"))
         # Loaded as booleans, a number cell is true or false and a text cell is null.
         numeric = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="boolean"))
     except Exception as exc:
-        raise InputError(
-            name, f"sheet {sheets[index]!r} cannot be read ({first_line(exc)})"
-        ) from None
-    if data.height == 0:
-        raise InputError(name, f"sheet {sheets[index]!r} is empty")
-    data = data.rename({c: f"c{i}" for i, c in enumerate(data.columns)})
+        raise InputError(name, f"sheet {sheet_name!r} cannot be read ({first_line(exc)})") from None
+    if data_.height == 0:
+        raise InputError(name, f"sheet {sheet_name!r} is empty")
+    data_ = data_.rename({c: f"c{i}" for i, c in enumerate(data_.columns)})
     numeric = numeric.rename({c: f"c{i}" for i, c in enumerate(numeric.columns)})
-    header = ["" if v is None else str(v) for v in data.row(0)]
-    # Blank rows at the end of a sheet (formatted, never filled) are not data.
+    header = ["" if v is None else str(v) for v in data_.row(0)]
+    if extent is not None and extent.merged_in_row_1:
+        first, last = extent.merged_in_row_1[0]
+        cells = f"{column_letters(first + 1)}1:{column_letters(last + 1)}1"
+        text = header[first] if first < len(header) else ""
+        raise InputError(
+            name,
+            f"sheet {sheet_name!r} has merged header cells {cells} ({text!r}): "
+            "the columns under them have no header of their own",
+            "unmerge the header cells in Excel, give each column its header, and save again",
+        )
+    rows = _filled_rows(data_)
+    return data_.slice(1, rows).lazy(), header, sheet_name, numeric.slice(1, rows)
+
+
+def _pick_sheet(name: str, infos: list[SheetInfo], sheet: str | None) -> int:
+    """The index of the sheet to read: `sheet` by name or number, else the first
+    visible one (a hidden sheet often holds stale data or lookups)."""
+    names = [i.name for i in infos]
+    if not infos:
+        raise InputError(name, "the workbook has no sheets")
+    if sheet is None:
+        visible = [n for n, i in enumerate(infos) if not i.hidden]
+        if not visible:
+            raise InputError(
+                name, f"every sheet is hidden ({', '.join(names)})", "pass --sheet NAME"
+            )
+        return visible[0]
+    if sheet in names:
+        return names.index(sheet)
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return int(sheet) - 1
+    raise InputError(name, f"has no sheet {sheet!r} (sheets: {', '.join(names)})")
+
+
+def _filled_rows(data: pl.DataFrame) -> int:
+    """Data rows up to the last one with a cell that is not blank: blank rows at the end
+    of a sheet (formatted, never filled) are not data."""
     filled = (
         data.slice(1)
         .select(
@@ -484,8 +718,7 @@ def _read_xlsx(
         )
         .item()
     )
-    rows = 0 if filled is None else filled + 1
-    return data.slice(1, rows).lazy(), header, sheets[index], numeric.slice(1, rows)
+    return 0 if filled is None else filled + 1
 
 
 def _parquet_header(name: str, p: Path) -> list[str]:
@@ -524,20 +757,27 @@ def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = ""
     positions: dict[str, int] = {}
     missing: list[str] = []
     for column in spec.columns:
-        for alias in column.headers:
-            found = by_name.get(normalize_header(alias))
-            if found:
-                if len(found) > 1:
-                    cols = " and ".join(str(i + 1) for i in found)
-                    raise InputError(
-                        name,
-                        f"the header {alias!r} appears twice (columns {cols}): which one to use is unclear",
-                    )
-                positions[column.name] = found[0]
-                break
-        else:
-            if column.required:
-                missing.append(column.headers[0])
+        aliases = dict.fromkeys(normalize_header(a) for a in column.headers)
+        found = [by_name[key] for key in aliases if key in by_name]
+        for where_found in found:
+            if len(where_found) > 1:
+                cols = " and ".join(str(i + 1) for i in where_found)
+                raise InputError(
+                    name,
+                    f"the header {header[where_found[0]]!r} appears twice (columns {cols}): "
+                    "which one to use is unclear",
+                )
+        if len(found) > 1:
+            both = " and ".join(f"{header[w[0]]!r} (column {w[0] + 1})" for w in found)
+            raise InputError(
+                name,
+                f"the headers {both} are two names of one column: which one to use is unclear",
+                "delete one of them and save again",
+            )
+        if found:
+            positions[column.name] = found[0][0]
+        elif column.required:
+            missing.append(column.headers[0])
     if missing:
         what = ", ".join(missing)
         plural = "columns" if len(missing) > 1 else "column"

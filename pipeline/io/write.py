@@ -2,14 +2,20 @@
 
 Every file is written to a temporary name in its final folder, flushed, then renamed
 over the final name (`os.replace`), so a reader or a crashed run only ever sees the old
-file or the new one. Nothing time-dependent goes into a data file.
+file or the new one. Nothing time-dependent goes into a data file. Files get the mode
+the umask allows (0644 under umask 022), as any other program's would.
+
+A write that fails for a reason the user can act on (a full disk, a read-only or
+forbidden folder) is an `OutputError` naming the path (exit 1), never an internal error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,28 +25,111 @@ from typing import Any
 import polars as pl
 
 from pipeline import faults
-from pipeline.errors import InputError
+from pipeline.errors import DoudianError, InputError
 from pipeline.locking import SCRATCH_MARK, TEMP_SUFFIX, in_use
+
+
+class OutputError(DoudianError):
+    """An output that cannot be written: no space left, a read-only or forbidden folder."""
+
+
+#: errno -> what the user reads
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def output_error(exc: BaseException, path: str | Path) -> OutputError | None:
+    """The OutputError for `exc` raised writing `path`, or None when it is not a write
+    failure the user can act on. Polars reports an OS error in its message only
+    (`No space left on device (os error 28)`)."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code not in _WRITE_ERRORS:
+        found = re.search(r"\(os error ([0-9]+)\)", str(exc))
+        code = int(found.group(1)) if found else None
+    if code not in _WRITE_ERRORS:
+        return None
+    where = getattr(exc, "filename", None) or path
+    return OutputError(f"{_WRITE_ERRORS[code]} writing {where}")
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn a write failure the user can act on, inside the block, into an OutputError
+    naming `path` (or the file the OS names)."""
+    try:
+        yield
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        error = output_error(exc, path)
+        if error is None:
+            raise
+        raise error from None
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the process's umask (0o644 under 022). Read from
+    /proc (changing the umask to read it would race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it to `path`."""
+    """Yield a temporary path beside `path`; on success rename it to `path`, with the
+    mode the umask gives a new file (`file_mode`)."""
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    with writing(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _temporary_beside(final)
     try:
-        with in_use(tmp_path):  # clean-up by another command leaves it alone
-            yield tmp_path
+        with writing(final), in_use(tmp_path):  # clean-up by another command leaves it alone
+            try:
+                yield tmp_path
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                if output_error(exc, final) is None:
+                    _probe_space(tmp_path, final)
+                raise
             with open(tmp_path, "rb+") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(tmp_path, file_mode())
             faults.point("before-rename")
             os.replace(tmp_path, final)
     finally:
-        if tmp_path.exists():
+        if tmp_path.exists() or tmp_path.is_symlink():
             tmp_path.unlink()
+
+
+def _probe_space(tmp_path: Path, final: Path) -> None:
+    """After a library's write failed without saying why (polars' Parquet writer may
+    report a full disk as "Invalid thrift: transport error"): an OutputError if a plain
+    write of 64 KB fails the same way, else nothing."""
+    try:
+        with open(tmp_path, "ab") as fh:
+            fh.write(bytes(1 << 16))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        error = output_error(OSError(exc.errno, exc.strerror), final)
+        if error is not None:
+            raise error from None
+
+
+def _temporary_beside(final: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
+    os.close(fd)
+    return Path(tmp)
 
 
 @contextlib.contextmanager
@@ -55,14 +144,15 @@ def scratch_folder(parent: Path, prefix: str) -> Iterator[Path]:
     while not folder.exists():
         made.append(folder)
         folder = folder.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    mark = work / SCRATCH_MARK
-    mark.write_text(f"a temporary folder of doudian (pid {os.getpid()})\n", encoding="utf-8")
+    with writing(parent):
+        parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        mark = work / SCRATCH_MARK
+        mark.write_text(f"a temporary folder of doudian (pid {os.getpid()})\n", encoding="utf-8")
     try:
         with in_use(mark):
             yield work
-    except InputError:
+    except (InputError, OutputError):
         shutil.rmtree(work, ignore_errors=True)
         for folder in made:  # deepest first
             with contextlib.suppress(OSError):
@@ -111,20 +201,31 @@ def write_text(text: str, path: str | Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-#: Text that a spreadsheet could take for a formula (CSV/XLSX injection).
-FORMULA_START = ("=", "+", "-", "@")
+#: What a cell that a spreadsheet could take for a formula (CSV/XLSX injection) starts
+#: with, after any spaces, tabs or CRs: `= + - @` or their full-width forms. (A tab
+#: before digits, as the platform writes IDs, is no formula and is kept.)
+FORMULA_START = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+_RISKY = r"^[ \t\r]*[=+\-@＝＋－＠]"
+#: A plain signed number (-2.95, +1,000) is a number to Excel, not a formula.
+_NUMBER = r"^[ \t\r]*[+-]?[0-9][0-9,]*(\.[0-9]+)?$"
 
 
 def formula_safe(expr: pl.Expr) -> pl.Expr:
-    """Text for people: a cell that begins like a formula (`=`, `+`, `-`, `@`, but not
-    a plain signed number) gets a leading apostrophe, so Excel shows it as text instead of running it. Apply
-    to free-text columns (titles, remarks), never to numbers; machine-readable outputs
-    keep the original text."""
-    # A plain signed number (-2.95, +1,000) is a number to Excel, not a formula.
-    number = expr.str.contains(r"^[+-]?[0-9][0-9,]*(\.[0-9]+)?$")
-    risky = expr.str.contains(r"^[=+\-@]") & ~number
+    """Text for people: a cell that begins like a formula (`FORMULA_START`, after any
+    spaces, tabs or CRs, but not a plain signed number) gets a leading apostrophe, so a spreadsheet
+    shows it as text instead of running it. Apply to text columns of files people open
+    (`write_people_csv` does, to all); machine-readable outputs keep the original text."""
+    risky = expr.str.contains(_RISKY) & ~expr.str.contains(_NUMBER)
     safe = pl.when(risky).then(pl.concat_str([pl.lit("'"), expr])).otherwise(expr)
     return safe.alias(expr.meta.output_name(raise_if_undetermined=False) or "text")
+
+
+def write_people_csv(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, **kw: Any) -> None:
+    """`write_csv` for a file people open in a spreadsheet: every text column formula
+    safe (`formula_safe`); numbers, dates and times are written as they are."""
+    schema = frame.collect_schema()
+    cells = [formula_safe(pl.col(n)) if t == pl.String else pl.col(n) for n, t in schema.items()]
+    write_csv(frame.select(cells), path, **kw)
 
 
 def write_xlsx(frame: pl.DataFrame, path: str | Path, *, sheet: str = "Sheet1") -> None:

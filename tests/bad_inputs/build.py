@@ -24,6 +24,9 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import escape
+
+from pipeline.io.sheets import column_letters
 
 HERE = Path(__file__).resolve().parent
 
@@ -285,6 +288,93 @@ def workbook_without_sheets() -> bytes:
     )
 
 
+def _cell_xml(ref: str, value: str | float) -> str:
+    if isinstance(value, float):
+        return f'<c r="{ref}"><v>{value!r}</v></c>'
+    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+
+
+def minimal_xlsx(
+    sheets: list[tuple[str, list[list[str | float]], bool]],
+    *,
+    far: str | None = None,
+    merges: tuple[str, ...] = (),
+) -> bytes:
+    """A small hand-written workbook: sheets of (name, rows, hidden), text cells as
+    inline strings and float cells as numbers (no styles part); `far` adds one text
+    cell at that reference to the first sheet, `merges` merged ranges to it."""
+    ns = "http://schemas.openxmlformats.org"
+    rel = f"{ns}/officeDocument/2006/relationships"
+    entries = {
+        "[Content_Types].xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{ns}/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType='
+                '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{ns}/spreadsheetml/2006/main" '
+            f'xmlns:r="{rel}"><sheets>'
+            + "".join(
+                f'<sheet name="{name}" sheetId="{i}"{state} r:id="rId{i}"/>'
+                for i, (name, _, hidden) in enumerate(sheets, start=1)
+                for state in [' state="hidden"' if hidden else ""]
+            )
+            + "</sheets></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}/package/2006/relationships">'
+            + "".join(
+                f'<Relationship Id="rId{i}" Type="{rel}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + "</Relationships>"
+        ),
+    }
+    for i, (_, rows, _) in enumerate(sheets, start=1):
+        body = "".join(
+            f'<row r="{r}">'
+            + "".join(
+                _cell_xml(f"{column_letters(c)}{r}", v)
+                for c, v in enumerate(row, start=1)
+                if v != ""
+            )
+            + "</row>"
+            for r, row in enumerate(rows, start=1)
+        )
+        if far and i == 1:
+            body += (
+                f'<row r="{far.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}">{_cell_xml(far, "x")}</row>'
+            )
+        merged = (
+            f'<mergeCells count="{len(merges)}">'
+            + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+            + "</mergeCells>"
+            if merges and i == 1
+            else ""
+        )
+        entries[f"xl/worksheets/sheet{i}.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{ns}/spreadsheetml/2006/main">'
+            f"<sheetData>{body}</sheetData>{merged}</worksheet>"
+        )
+    return zip_bytes(entries)
+
+
+def _order_cells(rows: list[dict[str, str]]) -> list[list[str | float]]:
+    return [list(ORDER_HEADER)] + [[r[h].lstrip("\t") for h in ORDER_HEADER] for r in rows]
+
+
 def _xlsx(path: Path, sheets: dict[str, list[list[str]]]) -> None:
     """A workbook of text cells (an empty list of rows: an empty sheet)."""
     import xlsxwriter
@@ -485,6 +575,25 @@ def text_files() -> dict[str, bytes]:
         bill("", "1.00"),
     ]
 
+    # 买家留言 with 13 commas and a line break, properly quoted: a valid row.
+    long_note = order(
+        1, 61, 买家留言="送人的,包装好,一,二,三,四,五,六,七,八,九,十,十一,谢谢\r\n第二行"
+    )
+    two_aliases = ORDER_HEADER[:11] + ["平台优惠"] + ORDER_HEADER[11:]
+    aliases_rows = [{**r, "平台优惠": r["平台实际承担优惠金额"]} for r in three]
+    zero_width = [h + "\u200b" if h == "运费" else h for h in ORDER_HEADER]
+    bad_time_values = [
+        order(0, 71, 订单完成时间="2026-10-15 23:59:60"),  # a leap second
+        order(1, 72, 订单提交时间="0000-01-01 10:00:00", 支付完成时间="0000-01-01 10:01:00"),
+        order(2, 73, 发货时间="46300"),  # an Excel serial as CSV text
+        order(0, 74),
+    ]
+    resaved = [
+        order(0, 81, 订单提交时间="2026/10/3 10:15", 支付完成时间="2026/10/3 10:16"),
+        order(1, 82, 订单提交时间="2026/10/12 21:47"),
+        order(2, 83),
+    ]
+
     files: dict[str, bytes] = {
         # -- orders --
         "orders_truncated_mid_row.csv": (BOM + truncated_row).encode("utf-8"),
@@ -524,6 +633,14 @@ def text_files() -> dict[str, bytes]:
         "orders_impossible_dates.csv": export(ORDER_HEADER, bad_dates),
         "orders_negative_quantity.csv": export(ORDER_HEADER, negative_quantity),
         "orders_newline_in_cell.csv": export(ORDER_HEADER, newline_cell),
+        "orders_long_quoted_note.csv": export(ORDER_HEADER, [order(0), long_note, order(2)]),
+        "orders_trailing_blank_lines.csv": export(ORDER_HEADER, three) + b"\r\n" * 100_000,
+        "orders_two_aliases.csv": export(two_aliases, aliases_rows),
+        "orders_zero_width_header.csv": export(
+            zero_width, [{**r, "运费\u200b": r["运费"]} for r in three]
+        ),
+        "orders_bad_time_values.csv": export(ORDER_HEADER, bad_time_values),
+        "orders_excel_resave.csv": export(ORDER_HEADER, resaved),
         # -- after-sales --
         "after_sales_header_only.csv": export(AFTER_SALES_HEADER, []),
         "after_sales_orders_export.csv": export(ORDER_HEADER, three),
@@ -586,6 +703,14 @@ def binary_files() -> dict[str, Callable[[Path], None]]:
         data = p.read_bytes()
         p.write_bytes(data[: len(data) // 2])
 
+    # 订单提交时间 and 支付完成时间 as number cells (Excel serials): 2026-10-03 10:15:22
+    # and 10:15:40 China time.
+    three = [order(0), order(1), order(2)]
+    serial_cells = _order_cells(three)
+    created, paid = ORDER_HEADER.index("订单提交时间"), ORDER_HEADER.index("支付完成时间")
+    serial_cells[1][created] = 46298.427337962964
+    serial_cells[1][paid] = 46298.42754629629
+
     def truncated_parquet(p: Path) -> None:
         data = _orders_parquet([order(0), order(1), order(2)])
         p.write_bytes(data[: len(data) * 2 // 3])
@@ -606,6 +731,24 @@ def binary_files() -> dict[str, Callable[[Path], None]]:
         "orders_error_cells.xlsx": lambda p: _odd_cells_xlsx(p, errors=True),
         "orders_odd_number_cells.xlsx": lambda p: _odd_cells_xlsx(p, errors=False),
         "bill_header_only.xlsx": lambda p: _xlsx(p, {"结算账单": [BILL_HEADER]}),
+        "orders_far_cell.xlsx": bytes_of(
+            minimal_xlsx([("订单", _order_cells(three), False)], far="XFD1048576")
+        ),
+        "orders_stray_cell.xlsx": bytes_of(
+            minimal_xlsx([("订单", _order_cells(three), False)], far="A1000000")
+        ),
+        "orders_merged_header.xlsx": bytes_of(
+            minimal_xlsx([("订单", _order_cells(three), False)], merges=("J1:K1",))
+        ),
+        "orders_hidden_first_sheet.xlsx": bytes_of(
+            minimal_xlsx(
+                [
+                    ("旧数据", _order_cells([order(0, 91), order(1, 92)]), True),
+                    ("订单", _order_cells(three), False),
+                ]
+            )
+        ),
+        "orders_serial_times.xlsx": bytes_of(minimal_xlsx([("订单", serial_cells, False)])),
     }
 
 
