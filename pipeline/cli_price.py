@@ -6,9 +6,14 @@ from pathlib import Path
 
 import click
 
-from pipeline.options import encoding_arg, json_option, out_option, reading_options, show
-
-FILES = click.Path(dir_okay=False, path_type=str)
+from pipeline.options import (
+    INPUT_FILES,
+    encoding_arg,
+    json_option,
+    out_option,
+    reading_options,
+    show,
+)
 
 
 @click.command()
@@ -17,7 +22,7 @@ FILES = click.Path(dir_okay=False, path_type=str)
     "products",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Product export (商品导出, one row per SKU); repeat for several files.",
 )
 @click.option(
@@ -31,7 +36,7 @@ FILES = click.Path(dir_okay=False, path_type=str)
     "--costs",
     "costs",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Cost file (成本价, by SKU ID or 商家编码); needed when a min_margin guard applies.",
 )
 @out_option

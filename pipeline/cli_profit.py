@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.options import (
+    INPUT_FILES,
     encoding_arg,
     json_option,
     out_option,
@@ -14,8 +15,6 @@ from pipeline.options import (
     reading_options,
     show,
 )
-
-FILES = click.Path(dir_okay=False, path_type=str)
 
 
 def _orders_columns() -> list[str]:
@@ -41,7 +40,7 @@ def _orders_columns() -> list[str]:
     "orders",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="The order export the period was settled from (for 商品数量 and the cost keys).",
 )
 @click.option(
@@ -49,7 +48,7 @@ def _orders_columns() -> list[str]:
     "costs",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Cost file (成本价, by SKU ID, 商家编码 or 货号); repeat for several files.",
 )
 @out_option

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import click
 
-from pipeline.options import encoding_arg, out_option, policy_option, reading_options, show
+from pipeline.options import (
+    INPUT_FILES,
+    encoding_arg,
+    out_option,
+    policy_option,
+    reading_options,
+    show,
+)
 
-FILES = click.Path(dir_okay=False, path_type=str)
 REPORT_ORDER_COLUMNS = ("sub_order_id", "shop_id", "payable", "product_title", "created_at",
                         "paid_at", "promised_ship_at", "received_at")  # fmt: skip
 
@@ -19,7 +25,7 @@ REPORT_ORDER_COLUMNS = ("sub_order_id", "shop_id", "payable", "product_title", "
               help="The settled period to report on (OUT/settlement/PERIOD).")  # fmt: skip
 @click.option("--shop", "shops", multiple=True, metavar="ID",
               help="Report on this shop only; repeat for a set of shops (default: every shop).")  # fmt: skip
-@click.option("--orders", "orders", multiple=True, type=FILES,
+@click.option("--orders", "orders", multiple=True, type=INPUT_FILES,
               help="Order export (订单导出): adds the amounts held back and the 60-day spot share.")  # fmt: skip
 @click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the two files (default OUT/report/PERIOD, or "

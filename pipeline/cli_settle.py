@@ -7,9 +7,14 @@ from pathlib import Path
 import click
 
 from pipeline.errors import UsageError
-from pipeline.options import encoding_arg, out_option, policy_option, reading_options, show
-
-FILES = click.Path(dir_okay=False, path_type=str)
+from pipeline.options import (
+    INPUT_FILES,
+    encoding_arg,
+    out_option,
+    policy_option,
+    reading_options,
+    show,
+)
 
 
 @click.command()
@@ -18,28 +23,28 @@ FILES = click.Path(dir_okay=False, path_type=str)
     "orders",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Order export (订单导出); repeat for several files.",
 )
 @click.option(
     "--after-sales",
     "after_sales",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="After-sales export (售后导出); repeat for several files.",
 )
 @click.option(
     "--products",
     "products",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Product export (商品导出), for each product's first-level category.",
 )
 @click.option(
     "--commissions",
     "commissions",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="精选联盟 order export with 预估佣金支出.",
 )
 @click.option(
@@ -119,35 +124,35 @@ def settle(
     "bill",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="The platform's 结算账单; repeat for several files.",
 )
 @click.option(
     "--fund-flow",
     "fund_flow",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="资金账单 / 动账明细 (fund flow): run the full close; repeat for several files.",
 )
 @click.option(
     "--account-flow",
     "account_flow",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="账户流水 with 账户余额: check the balance chain (runs the full close).",
 )
 @click.option(
     "--orders",
     "orders",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="Order export, for the close's payable recheck.",
 )
 @click.option(
     "--after-sales",
     "after_sales",
     multiple=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="After-sales export, for the after-sale behind each refund in the close.",
 )
 @out_option

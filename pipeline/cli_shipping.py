@@ -17,6 +17,7 @@ from pipeline.errors import UsageError
 from pipeline.inputs import staged_inputs
 from pipeline.locking import output_lock, refuse_inputs_inside
 from pipeline.options import (
+    INPUT_FILES,
     encoding_arg,
     json_option,
     out_option,
@@ -24,8 +25,6 @@ from pipeline.options import (
     reading_options,
     show,
 )
-
-FILES = click.Path(dir_okay=True, path_type=str)
 
 
 def _as_of_option(func):  # type: ignore[no-untyped-def]
@@ -53,14 +52,14 @@ def _share_option(option: str, value: str | None) -> Fraction | None:
     "--products",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="商品导出 file, one row per SKU; repeat the option for several files.",
 )
 @click.option(
     "--orders",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="订单导出 file covering the window; repeat the option for several files.",
 )
 @_as_of_option
@@ -164,7 +163,7 @@ def _stage_dir(out: Path | None) -> Iterator[Path]:
     "--orders",
     multiple=True,
     required=True,
-    type=FILES,
+    type=INPUT_FILES,
     help="订单导出 file covering the window; repeat the option for several files.",
 )
 @_as_of_option

@@ -33,6 +33,12 @@ OPTION_NAMES: dict[str, str] = {
 }
 
 
+#: An export file given on the command line: whether it can be read (a regular file,
+#: readable, not a folder or a FIFO) is for the reader to say, with exit 1, as for a
+#: file named in a config.
+INPUT_FILES = click.Path(dir_okay=True, readable=False, path_type=str)
+
+
 def reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options every command that reads exports takes: --encoding, --sheet, --shop-id."""
 

@@ -32,10 +32,12 @@ from pipeline.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     DoudianError,
+    InputError,
     UsageError,
     first_line,
 )
 from pipeline.inputs import ShopInputs, stage_shop
+from pipeline.io.read import check_input_file, display_name
 from pipeline.io.write import scratch_folder, write_json
 from pipeline.locking import (
     LOCK_NAME,
@@ -474,6 +476,21 @@ def _line(text: str) -> str:
     return lines[0] if lines else "(no message)"
 
 
+def _input_entry(given: str, path: Path, rows: int | None) -> dict[str, Any]:
+    """An input's line in the manifest; a file that is not a regular one (a folder, a
+    FIFO, a device) is named with why, never opened or hashed."""
+    name = display_name(given)
+    try:
+        size = check_input_file(path, name).st_size
+        digest = file_sha256(path)
+    except InputError as exc:
+        return {"path": name, "size": None, "sha256": None, "rows": None, "error": exc.message}
+    except OSError as exc:
+        why = f"cannot be read ({exc.strerror or type(exc).__name__})"
+        return {"path": name, "size": None, "sha256": None, "rows": None, "error": f"{name}: {why}"}
+    return {"path": name, "size": size, "sha256": digest, "rows": rows}
+
+
 def _rows(path: Path) -> int | None:
     try:
         if path.suffix == ".parquet":
@@ -500,10 +517,7 @@ def manifest(
                 if str(p) in seen:
                     continue
                 seen.add(str(p))
-                inputs.append({
-                    "path": f, "size": p.stat().st_size, "sha256": file_sha256(p),
-                    "rows": report.input_rows.get(str(p)),
-                })  # fmt: skip
+                inputs.append(_input_entry(f, p, report.input_rows.get(str(p))))
     outputs = []
     for p in sorted(config.output.rglob("*")):
         rel = p.relative_to(config.output)
