@@ -220,7 +220,12 @@ def alliance(
 
     with _stage_dir(out) as stage:
         with staged_inputs(
-            files, stage, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+            files,
+            stage,
+            encoding=encoding_arg(encoding),
+            sheet=sheet,
+            shop_id=shop_id,
+            stage="check alliance",
         ) as inputs:
             gmv = None
             if as_of is not None and inputs.given("orders"):

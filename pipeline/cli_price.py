@@ -72,7 +72,7 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
     folder = out / "price"
     files = {"products": list(products), "costs": list(costs)}
     with staged_inputs(
-        files, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+        files, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id, stage="price"
     ) as inputs:
         decided = decide(inputs.frame("products"), inputs.frame("costs"), rules).collect()
         rejected = inputs.rejected_rows

@@ -170,7 +170,12 @@ def reconcile(statement, bill, out, encoding, sheet, shop_id, all_bill_rows):  #
     period = Period.parse(json.loads(summary_path.read_text(encoding="utf-8"))["period"])
     folder = out / "reconciliation" / period.id
     with staged_inputs(
-        {"bill": list(bill)}, folder, encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+        {"bill": list(bill)},
+        folder,
+        encoding=encoding_arg(encoding),
+        sheet=sheet,
+        shop_id=shop_id,
+        stage="reconcile",
     ) as inputs:
         rows = inputs.frame("bill")
         total = rows.select(pl.len()).collect().item()

@@ -167,6 +167,7 @@ def shipping_mode(
         encoding=encoding_arg(encoding),
         sheet=sheet,
         shop_id=shop_id,
+        stage="shipping-mode",
     ) as inputs:
         _one_shop(inputs, "products", "orders")
         shipping.require_shipping_columns(inputs.frame("products"))
@@ -262,6 +263,7 @@ def tiered_shipping(
             encoding=encoding_arg(encoding),
             sheet=sheet,
             shop_id=shop_id,
+            stage="check tiered-shipping",
         ) as inputs,
     ):
         _one_shop(inputs, "orders")

@@ -52,6 +52,11 @@ CODES: dict[str, tuple[str, str]] = {
     "bad-rate": ("error", "not a rate like 85.00% or 0.85 (at most 2 decimals of a percent)"),
     "negative-count": ("error", "a count cannot be negative"),
     "unknown-status": ("warning", "a status this tool does not know; the row is kept"),
+    "unknown-money-column": (
+        "warning",
+        "a column this tool does not read, whose cells look like money: its amounts are not "
+        "used (a fee under a new name?)",
+    ),
 }
 
 FINDING_SCHEMA = {

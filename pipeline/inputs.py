@@ -2,10 +2,12 @@
 exactly as `doudian validate` does, the rejected findings land in the stage's own output
 folder (`<stage dir>/rejected/KIND.csv`, `<stage dir>/warnings/KIND.csv`), and the valid
 rows are staged as Parquet in a temporary folder that lives as long as the `with` block.
-A stage may name the columns it uses per kind (`columns`): then only those cells are
-read and checked (`schemas.Kind.subset`).
+Every cell is checked, so a stage rejects exactly the rows `doudian validate` rejects.
+A stage names itself (`stage`, e.g. "settle"): a file must then have the columns that
+stage needs (`schemas.KindSpec.needs`), else it is refused naming the column and the
+stage. A stage with a policy passes its status words (`words`).
 
-    with staged_inputs({"orders": files, "products": []}, stage_dir, ...) as inputs:
+    with staged_inputs({"orders": files, "products": []}, stage_dir, stage="settle") as inputs:
         orders = inputs.frame("orders")        # LazyFrame of valid typed rows
         inputs.results["orders"].rejected      # counts, per file too
 """
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.io.write import scratch_folder
+from pipeline.policy import StatusWords
 from pipeline.validate import ValidationResult, validate_files
 from schemas import KINDS
 
@@ -62,7 +65,8 @@ def staged_inputs(
     encoding: str | None = None,
     sheet: str | None = None,
     shop_id: str | None = None,
-    columns: dict[str, Collection[str]] | None = None,
+    stage: str | None = None,
+    words: StatusWords | None = None,
 ) -> Iterator[StagedInputs]:
     """Validate each kind's files (kinds with no files are skipped). InputError from a
     file that cannot be used at all propagates before any stage output is written: the
@@ -72,11 +76,10 @@ def staged_inputs(
         for kind, paths in files.items():
             if not paths:
                 continue
-            subset = (columns or {}).get(kind)
             work = staging / kind
             work.mkdir()
             results[kind] = validate_files(
-                KINDS[kind].subset(subset) if subset is not None else kind,
+                kind,
                 list(paths),
                 valid_path=None,
                 workdir=work,
@@ -85,6 +88,8 @@ def staged_inputs(
                 encoding=encoding,
                 sheet=sheet,
                 shop_id=shop_id,
+                stage=stage,
+                words=words,
             )
         for kind, result in results.items():
             for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):

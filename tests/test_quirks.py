@@ -51,7 +51,7 @@ BASE = [
     {
         "order_id": "6938812345678901231", "sub_order_id": "6938812345678901232",
         "product_title": "云南小粒咖啡豆 中度烘焙 500g", "sku_spec": "中度烘焙;500g", "quantity": 1,
-        "product_id": "3621547896541236547", "merchant_code": "KF-YN-500M", "unit_price": 5990,
+        "product_id": "3621547896541236547", "merchant_code": "KF-YN-500M", "item_no": None, "unit_price": 5990,
         "payable": 5490, "freight": 0, "platform_discount": 300, "creator_discount": 200,
         "payment_discount": 0, "created_at": t("2026-10-03 10:15:22"),
         "paid_at": t("2026-10-03 10:15:40"), "promised_ship_at": t("2026-10-05 10:15:40"),
@@ -62,7 +62,7 @@ BASE = [
     {
         "order_id": "6938812345678901231", "sub_order_id": "6938812345678901233",
         "product_title": "挂耳咖啡 经典拼配 10包", "sku_spec": "经典拼配;10包", "quantity": 2,
-        "product_id": "3621547896541236548", "merchant_code": "KF-GE-10", "unit_price": 2990,
+        "product_id": "3621547896541236548", "merchant_code": "KF-GE-10", "item_no": None, "unit_price": 2990,
         "payable": 5880, "freight": 0, "platform_discount": 0, "creator_discount": 0,
         "payment_discount": 100, "created_at": t("2026-10-03 10:15:22"),
         "paid_at": t("2026-10-03 10:15:40"), "promised_ship_at": t("2026-10-05 10:15:40"),
@@ -73,7 +73,7 @@ BASE = [
     {
         "order_id": "6938820011223344551", "sub_order_id": "6938820011223344552",
         "product_title": "手冲咖啡壶 不锈钢 600ml", "sku_spec": "银色;600ml", "quantity": 1,
-        "product_id": "3650011223344556677", "merchant_code": "HC-600-S", "unit_price": 16800,
+        "product_id": "3650011223344556677", "merchant_code": "HC-600-S", "item_no": None, "unit_price": 16800,
         "payable": 17600, "freight": 800, "platform_discount": 0, "creator_discount": 0,
         "payment_discount": 0, "created_at": t("2026-10-12 21:47:03"),
         "paid_at": t("2026-10-12 21:48:15"), "promised_ship_at": t("2026-10-14 21:48:15"),
@@ -84,7 +84,7 @@ BASE = [
     {
         "order_id": "6938833300112233441", "sub_order_id": "6938833300112233442",
         "product_title": "云南小粒咖啡豆 深度烘焙 500g", "sku_spec": "深度烘焙;500g", "quantity": 3,
-        "product_id": "3621547896541236547", "merchant_code": "KF-YN-500D", "unit_price": 5990,
+        "product_id": "3621547896541236547", "merchant_code": "KF-YN-500D", "item_no": None, "unit_price": 5990,
         "payable": 17970, "freight": 0, "platform_discount": 0, "creator_discount": 0,
         "payment_discount": 0, "created_at": t("2026-10-20 08:05:59"),
         "paid_at": t("2026-10-20 08:06:30"), "promised_ship_at": t("2026-10-22 08:06:30"),
@@ -95,7 +95,7 @@ BASE = [
     {
         "order_id": "6938845566778899001", "sub_order_id": "6938845566778899002",
         "product_title": "咖啡滤纸 V60 100张", "sku_spec": "V60;100张", "quantity": 1,
-        "product_id": "3650099887766554433", "merchant_code": "LZ-V60-100", "unit_price": 1290,
+        "product_id": "3650099887766554433", "merchant_code": "LZ-V60-100", "item_no": None, "unit_price": 1290,
         "payable": 1890, "freight": 600, "platform_discount": 0, "creator_discount": 0,
         "payment_discount": 0, "created_at": t("2026-10-25 23:59:58"),
         "paid_at": t("2026-10-26 00:00:12"), "promised_ship_at": t("2026-10-28 00:00:12"),
@@ -114,7 +114,7 @@ SAME_ROWS = [
     "orders.xlsx",
     "orders_apostrophe_ids.csv",
 ]
-REQUIRED_ORDER_COLUMNS = "主订单编号, 子订单编号, 商品数量, 商品ID, 订单应付金额, 订单提交时间, 支付完成时间, 订单完成时间, 订单状态"
+REQUIRED_ORDER_COLUMNS = "主订单编号, 子订单编号"  # the keys
 
 
 def valid_dicts(frame: pl.DataFrame) -> list[dict]:
@@ -160,7 +160,7 @@ def test_text_fixture_encodings():
     header_only = (FIXTURES / "orders_header_only.csv").read_bytes().decode("utf-8-sig")
     assert header_only.count("\r\n") == 1 and header_only.startswith("主订单编号,子订单编号,")
     missing = (FIXTURES / "orders_missing_column.csv").read_text("utf-8-sig").splitlines()[0]
-    assert "订单应付金额" not in missing.split(",") and "收件人" in missing.split(",")
+    assert "子订单编号" not in missing.split(",") and "收件人" in missing.split(",")
     old = (FIXTURES / "orders_old_headers.csv").read_text("utf-8-sig").splitlines()[0].split(",")
     assert {"平台优惠", "达人优惠", "商品金额", "货号"} <= set(old)
     assert not {"平台实际承担优惠金额", "达人实际承担优惠金额", "商品单价", "商家编码"} & set(old)
@@ -444,7 +444,7 @@ def test_missing_required_column_rejects_the_file(doudian):
     assert run.exit_code == 1
     assert run.stdout == ""
     assert run.stderr == (
-        "Error: fixtures/orders_missing_column.csv: missing required column 订单应付金额 "
+        "Error: fixtures/orders_missing_column.csv: missing required column 子订单编号 "
         "(is this a 订单导出 export?)\n"
     )
     assert not (run.out / "valid" / "orders.parquet").exists()
@@ -481,7 +481,10 @@ def test_header_only_is_zero_rows(doudian):
 def test_old_header_aliases(doudian):
     run = doudian.validate("orders", "fixtures/orders_old_headers.csv")
     assert run.exit_code == 0
-    assert valid_dicts(run.valid("orders")) == BASE[:3]
+    # an older export has 货号 and no 商家编码: it is both the merchant code and the 货号
+    assert valid_dicts(run.valid("orders")) == [
+        {**row, "item_no": row["merchant_code"]} for row in BASE[:3]
+    ]
 
 
 def test_findings_name_the_header_the_file_uses(doudian, tmp_path):
@@ -945,7 +948,7 @@ def test_one_unusable_file_stops_the_batch(doudian):
     )
     assert run.exit_code == 1
     assert run.stderr == (
-        "Error: fixtures/orders_missing_column.csv: missing required column 订单应付金额 "
+        "Error: fixtures/orders_missing_column.csv: missing required column 子订单编号 "
         "(is this a 订单导出 export?)\n"
     )
     assert not (run.out / "valid" / "orders.parquet").exists()
@@ -1108,7 +1111,7 @@ def test_python_m_pipeline_subprocess_unusable_file(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == (
-        "Error: fixtures/orders_missing_column.csv: missing required column 订单应付金额 "
+        "Error: fixtures/orders_missing_column.csv: missing required column 子订单编号 "
         "(is this a 订单导出 export?)\n"
     )
 

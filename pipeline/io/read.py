@@ -68,6 +68,8 @@ class RawExport:
     encoding: str | None
     #: the file's rows in order, about `rows` at a time (see the module doc)
     batches: Callable[[int], Iterator[pl.DataFrame]]
+    header: tuple[str, ...] = ()  # the file's header row as written
+    present: frozenset[str] = frozenset()  # canonical columns the file has (or --shop-id)
 
 
 def open_export(
@@ -149,7 +151,8 @@ def open_export(
                     yield pick(block.slice(start, rows), offset + start, quoted)
                 offset += block.height
 
-    return RawExport(name, headers, fmt, enc, batches)
+    present = frozenset(positions) | ({"shop_id"} if shop_id is not None else set())
+    return RawExport(name, headers, fmt, enc, batches, tuple(header), present)
 
 
 def _pick(

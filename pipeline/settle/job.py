@@ -33,21 +33,10 @@ MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment
          "income", "fee_basis", "platform_fee", "commission", "net")  # fmt: skip
 TOTALS = ("income", "freight", "platform_fee", "commission", "net")
 
-#: The cells settlement reads, per kind: only these are read and checked (the unique
-#: key is always checked too). 订单提交时间 and 支付完成时间 are there for the time-order
-#: check of 订单完成时间. `doudian validate` checks every cell of a file.
-SETTLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": (
-        "order_id", "sub_order_id", "product_id", "payable", "freight", "platform_discount",
-        "creator_discount", "payment_discount", "created_at", "paid_at", "received_at",
-        "order_status", "after_sale_status", "traffic_source", "shop_id",
-    ),
-    "after-sales": (
-        "sub_order_id", "after_sale_status", "refund_method", "refund_goods", "refund_freight",
-    ),
-    "products": ("product_id", "category"),
-    "commissions": ("sub_order_id", "commission"),
-}  # fmt: skip
+#: The stage name under which settlement reads its inputs: the columns it needs beyond
+#: each kind's keys are declared in `schemas` (`KindSpec.needs["settle"]`); every cell
+#: is checked, as `doudian validate` does.
+STAGE = "settle"
 
 
 @dataclass
@@ -82,7 +71,13 @@ def run_settlement(
         "commissions": commissions,
     }
     with staged_inputs(
-        files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
+        files,
+        folder,
+        encoding=encoding,
+        sheet=sheet,
+        shop_id=shop_id,
+        stage=STAGE,
+        words=policy.words,
     ) as inputs:
         orders_frame = inputs.frame("orders")
         missing_shop = (
