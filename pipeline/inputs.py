@@ -5,7 +5,8 @@ rows are staged as Parquet in a temporary folder that lives as long as the `with
 Every cell is checked, so a stage rejects exactly the rows `doudian validate` rejects.
 A stage names itself (`stage`, e.g. "settle"): a file must then have the columns that
 stage needs (`schemas.KindSpec.needs`), else it is refused naming the column and the
-stage. A stage with a policy passes its status words (`words`).
+stage. A stage with a policy passes its status words (`words`). A stage may name the
+columns it reads per kind (`keep`): all cells are checked, only those are staged.
 
     with staged_inputs({"orders": files, "products": []}, stage_dir, stage="settle") as inputs:
         orders = inputs.frame("orders")        # LazyFrame of valid typed rows
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def staged_inputs(
     shop_id: str | None = None,
     stage: str | None = None,
     words: StatusWords | None = None,
+    keep: dict[str, Collection[str]] | None = None,
 ) -> Iterator[StagedInputs]:
     """Validate each kind's files (kinds with no files are skipped). InputError from a
     file that cannot be used at all propagates before any stage output is written: the
@@ -90,6 +92,7 @@ def staged_inputs(
                 shop_id=shop_id,
                 stage=stage,
                 words=words,
+                keep=(keep or {}).get(kind),
             )
         for kind, result in results.items():
             for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):

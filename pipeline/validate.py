@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,7 @@ def validate_files(
     workdir: Path | None = None,
     stage: str | None = None,
     words: StatusWords | None = None,
+    keep: Collection[str] | None = None,
 ) -> ValidationResult:
     """Validate the files of one kind as one table; write valid rows (Parquet), rejected
     findings and warnings (CSV). Raises InputError, before writing any output, when a
@@ -131,7 +133,9 @@ def validate_files(
     are not copied into one file: `valid_frame` reads the staged parts in `workdir`.
 
     `stage` names the stage the files are read for (the columns it needs must be
-    there); `words` are the policy's status words (default: the default policy's)."""
+    there); `words` are the policy's status words (default: the default policy's);
+    `keep` the columns the valid rows keep (default: all; the unique key is always
+    kept): every cell is checked, only those are staged."""
     k = KINDS[kind] if isinstance(kind, str) else kind
     name = kind if isinstance(kind, str) else k.spec.name
     k = k.with_words(words or default_words()).for_stage(stage or k.stage)
@@ -148,7 +152,7 @@ def validate_files(
         ]
         for raw in raws:
             _require(k, raw)
-        checker = _BatchChecker(k, work)
+        checker = _BatchChecker(k, work, keep)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
         money = [
             _unknown_money(k.spec, file_no, raw, result, encoding, sheet)
@@ -293,9 +297,11 @@ class _BatchChecker:
     over the staged hashes of all files: later copies of the unique key. Phase 3: the
     valid rows, less those copies, as the staged parts (or one Parquet file)."""
 
-    def __init__(self, kind: Kind, work: Path) -> None:
+    def __init__(self, kind: Kind, work: Path, keep: Collection[str] | None = None) -> None:
         self.kind = kind
         self.spec = kind.spec
+        wanted = set(self.spec.names if keep is None else keep) | {self.spec.unique}
+        self.kept = [n for n in self.spec.names if n in wanted]
         self.schemas: dict[frozenset[str], pa.DataFrameSchema] = {}
         self.work = work
         self.parts: list[Path] = []
@@ -353,7 +359,7 @@ class _BatchChecker:
         # check across all files) and the key's cell as the file shows it (for a
         # duplicate's finding).
         staged = typed.filter(~pl.col("__row").is_in(bad_rows.implode())).select(
-            *self.spec.names,
+            *self.kept,
             pl.lit(raw.path, pl.String).alias("source_file"),
             pl.col("__row").alias("source_row"),
             pl.lit(file_no, pl.Int32).alias("__file_no"),
@@ -448,7 +454,8 @@ class _BatchChecker:
         order (an empty frame for no parts)."""
         spec = self.spec
         if not parts:
-            schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+            schema = {n: spec.schema[n] for n in self.kept}
+            schema = {**schema, "source_file": pl.String, "source_row": pl.Int64}
             return pl.DataFrame(schema=schema).lazy()
         staged = pl.scan_parquet(parts)
         if duplicates.height:  # few rows: an anti-join keeps the plan streaming
@@ -458,7 +465,7 @@ class _BatchChecker:
                 how="anti",
                 maintain_order="left",
             )
-        return staged.select(*spec.names, "source_file", "source_row")
+        return staged.select(*self.kept, "source_file", "source_row")
 
     def write_findings(
         self,

@@ -1411,3 +1411,92 @@ def test_cost_file_keyed_by_model(doudian, tmp_path):
         assert price.exit_code == 3, price.stderr
         outs.append((out / "price" / "upload.csv").read_bytes())
     assert outs[0] == outs[1]
+
+
+# --- One verdict per row: every stage rejects what `doudian validate` rejects ---------
+
+P = "2026-10-H2"
+#: stage -> (the stage's own files besides the fixture, the option the fixture goes to,
+#: where the stage writes its findings); per kind, the stages that read that kind.
+STAGES = {
+    "settle": (["settle", "--period", P, "--shop-id", "1001"], "settlement/" + P),
+    "check tiered-shipping": (
+        ["check", "tiered-shipping", "--as-of", "2026-11-01", "--shop-id", "1001"],
+        "tiered_shipping",
+    ),
+    "shipping-mode": (
+        ["shipping-mode", "--as-of", "2026-11-01", "--shop-id", "1001"],
+        "shipping_mode",
+    ),
+    "price": (["price", "--rules", "fixtures/price/rules.toml"], "price"),
+}
+READERS = {  # kind -> (stage, option for the fixture, the other files the stage needs)
+    "orders": [
+        ("settle", "--orders", []),
+        ("check tiered-shipping", "--orders", []),
+        ("shipping-mode", "--orders", ["--products", "fixtures/shipping/products_ok.csv"]),
+    ],
+    "after-sales": [("settle", "--after-sales", ["--orders", "fixtures/orders_utf8_bom.csv"])],
+    "products": [
+        ("settle", "--products", ["--orders", "fixtures/orders_utf8_bom.csv"]),
+        ("shipping-mode", "--products", ["--orders", "fixtures/shipping/orders.csv"]),
+        ("price", "--products", ["--costs", "fixtures/price/costs.csv"]),
+    ],
+    "costs": [("price", "--costs", ["--products", "fixtures/price/products.csv"])],
+    "commissions": [("settle", "--commissions", ["--orders", "fixtures/orders_utf8_bom.csv"])],
+}
+KIND_OF = {"orders": "orders", "after": "after-sales", "products": "products", "costs": "costs",
+           "commissions": "commissions", "bill": "bill"}  # fmt: skip
+VERDICT_CASES = [
+    (name, kind, *reader)
+    for name in sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".csv", ".xlsx"))
+    for kind in [KIND_OF[name.split("_")[0].split(".")[0]]]
+    for reader in READERS.get(kind, [])
+]
+
+
+def _findings_or_refusal(run, folder: Path, kind: str):
+    if run.exit_code == 1:
+        return run.stderr.splitlines()[0]
+    assert run.exit_code in (0, 3, 4), run.stderr
+    return (
+        read_findings(folder / "rejected" / f"{kind}.csv"),
+        read_findings(folder / "warnings" / f"{kind}.csv"),
+    )
+
+
+@pytest.mark.parametrize("name, kind, stage, option, others", VERDICT_CASES)
+def test_every_stage_rejects_the_rows_validate_rejects(
+    doudian, tmp_path, name, kind, stage, option, others
+):
+    check = doudian.validate(kind, f"fixtures/{name}", "--shop-id", "1001")
+    expected = _findings_or_refusal(check, check.out, kind)
+    command, folder = STAGES[stage]
+    out = tmp_path / "stage"
+    run = doudian(*command, *others, option, f"fixtures/{name}", "--out", out)
+    got = _findings_or_refusal(run, out / folder, kind)
+    if name == "orders_21_columns.csv" and stage != "settle":  # lacks what the stage needs
+        assert got.endswith(f", which {stage} needs"), got
+        return
+    assert got == expected
+
+
+def test_bills_reconcile_with_the_rows_validate_accepts(doudian, tmp_path):
+    out = tmp_path / "o"
+    settled = doudian(
+        "settle", "--period", P, "--shop-id", "1001", "--orders", "fixtures/orders_utf8_bom.csv",
+        "--out", out,
+    )  # fmt: skip
+    assert settled.exit_code == 0, settled.stderr
+    names = sorted(p.name for p in FIXTURES.iterdir() if p.name.startswith("bill_"))
+    assert len(names) == 4
+    for name in (n for n in names if not n.endswith(".py")):
+        check = doudian.validate("bill", f"fixtures/{name}")
+        run = doudian(
+            "reconcile", "--statement", out / "settlement" / P, "--bill", f"fixtures/{name}",
+            "--out", tmp_path / name,
+        )  # fmt: skip
+        folder = tmp_path / name / "reconciliation" / P
+        assert _findings_or_refusal(run, folder, "bill") == _findings_or_refusal(
+            check, check.out, "bill"
+        ), name

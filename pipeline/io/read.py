@@ -151,7 +151,7 @@ def open_export(
                     yield pick(block.slice(start, rows), offset + start, quoted)
                 offset += block.height
 
-    present = frozenset(positions) | ({"shop_id"} if shop_id is not None else set())
+    present = frozenset(positions) | ({"shop_id"} & set(headers) if shop_id is not None else set())
     return RawExport(name, headers, fmt, enc, batches, tuple(header), present)
 
 

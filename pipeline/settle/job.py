@@ -34,9 +34,22 @@ MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment
 TOTALS = ("income", "freight", "platform_fee", "commission", "net")
 
 #: The stage name under which settlement reads its inputs: the columns it needs beyond
-#: each kind's keys are declared in `schemas` (`KindSpec.needs["settle"]`); every cell
-#: is checked, as `doudian validate` does.
+#: each kind's keys are declared in `schemas` (`KindSpec.needs["settle"]`). Every cell
+#: is checked, as `doudian validate` does, so both reject the same rows.
 STAGE = "settle"
+#: The columns settlement reads, per kind: only these of the valid rows are staged.
+SETTLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": (
+        "order_id", "sub_order_id", "product_id", "payable", "freight", "platform_discount",
+        "creator_discount", "payment_discount", "received_at", "order_status",
+        "after_sale_status", "traffic_source", "shop_id",
+    ),
+    "after-sales": (
+        "sub_order_id", "after_sale_status", "refund_method", "refund_goods", "refund_freight",
+    ),
+    "products": ("product_id", "category"),
+    "commissions": ("sub_order_id", "commission"),
+}  # fmt: skip
 
 
 @dataclass
@@ -78,6 +91,7 @@ def run_settlement(
         shop_id=shop_id,
         stage=STAGE,
         words=policy.words,
+        keep=SETTLE_COLUMNS,
     ) as inputs:
         orders_frame = inputs.frame("orders")
         missing_shop = (
