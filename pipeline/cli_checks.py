@@ -152,7 +152,7 @@ def alliance(
     reading = {"encoding": encoding_arg(encoding), "sheet": sheet}
     with (
         _stage_dir(out) as stage,
-        staged_inputs(files, stage, **reading, shop_id=shop_id) as inputs,
+        staged_inputs(files, stage, **reading, shop_id=shop_id, stage="check alliance") as inputs,
     ):
         day = as_of.date() if as_of is not None else None
         result = jobs.alliance(inputs, rules, as_of=day, out=out, **reading)

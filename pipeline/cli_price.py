@@ -69,7 +69,12 @@ def price(products, rules_path, costs, out, encoding, sheet, shop_id, dry_run, a
     refuse_inputs_inside(out, [*products, *costs, rules_path])
     click.get_current_context().with_resource(output_lock(out))  # held until the command ends
     with staged_inputs(
-        files, out / "price", encoding=encoding_arg(encoding), sheet=sheet, shop_id=shop_id
+        files,
+        out / "price",
+        encoding=encoding_arg(encoding),
+        sheet=sheet,
+        shop_id=shop_id,
+        stage="price",
     ) as inputs:
         show(price_inputs(inputs, rules, out, dry_run=dry_run), as_json)
 

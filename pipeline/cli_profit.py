@@ -82,7 +82,7 @@ def profit(statement, orders, costs, out, policy, encoding, sheet, shop_id, as_j
             encoding=encoding_arg(encoding),
             sheet=sheet,
             shop_id=shop_id,
-            columns={"orders": _orders_columns()},
+            keep={"orders": _orders_columns()},
         ) as inputs,
     ):
         result = profit_inputs(inputs, statement, out, rules)

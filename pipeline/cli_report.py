@@ -52,7 +52,7 @@ def report(out, period_text, shops, orders, folder, policy, encoding, sheet, sho
         show(report_stage(out, period, list(shops), folder, policy=rules))
     with staged_inputs(
         {"orders": list(orders)}, folder, encoding=encoding_arg(encoding), sheet=sheet,
-        shop_id=shop_id, columns={"orders": REPORT_ORDER_COLUMNS},
+        shop_id=shop_id, keep={"orders": REPORT_ORDER_COLUMNS},
     ) as inputs:  # fmt: skip
         result = report_stage(out, period, list(shops), folder, orders=inputs, policy=rules)
     show(result)

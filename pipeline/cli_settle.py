@@ -204,6 +204,7 @@ def reconcile(
             encoding=encoding_arg(encoding),
             sheet=sheet,
             shop_id=shop_id,
+            stage="reconcile",
         ) as inputs,
     ):
         result = reconcile_inputs(

@@ -136,6 +136,7 @@ def shipping_mode(
         encoding=encoding_arg(encoding),
         sheet=sheet,
         shop_id=shop_id,
+        stage="shipping-mode",
     ) as inputs:
         result = shipping_job.shipping_mode(
             inputs,
@@ -201,6 +202,7 @@ def tiered_shipping(
             encoding=encoding_arg(encoding),
             sheet=sheet,
             shop_id=shop_id,
+            stage="check tiered-shipping",
         ) as inputs,
     ):
         result = shipping_job.tiered_shipping(

@@ -68,6 +68,11 @@ CODES: dict[str, tuple[str, str]] = {
         "at most 10,000 rows of a file are listed in a findings file; the counts in the "
         "summary include every row",
     ),
+    "unknown-money-column": (
+        "warning",
+        "a column this tool does not read, whose cells look like money: its amounts are not "
+        "used (a fee under a new name?)",
+    ),
 }
 
 FINDING_SCHEMA = {

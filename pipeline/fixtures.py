@@ -807,6 +807,8 @@ def _order_columns() -> list[pl.Expr]:
     }
     exprs = []
     for column in _orders.SPEC.columns:
+        if column.name not in by_name:  # 货号 beside 商家编码: the demo export has none
+            continue
         exprs.append(by_name[column.name].alias(column.headers[0]))
         for header, expr in extras_after.get(column.name, []):
             exprs.append(expr.alias(header))

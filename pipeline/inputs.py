@@ -2,10 +2,13 @@
 exactly as `doudian validate` does, the rejected findings land in the stage's own output
 folder (`<stage dir>/rejected/KIND.csv`, `<stage dir>/warnings/KIND.csv`), and the valid
 rows are staged as Parquet in a temporary folder that lives as long as the `with` block.
-A stage may name the columns it uses per kind (`columns`): then only those cells are
-read and checked (`schemas.Kind.subset`).
+Every cell is checked, so a stage rejects exactly the rows `doudian validate` rejects.
+A stage names itself (`stage`, e.g. "settle"): a file must then have the columns that
+stage needs (`schemas.KindSpec.needs`), else it is refused naming the column and the
+stage. A stage with a policy passes its status words (`words`). A stage may name the
+columns it reads per kind (`keep`): all cells are checked, only those are staged.
 
-    with staged_inputs({"orders": files, "products": []}, stage_dir, ...) as inputs:
+    with staged_inputs({"orders": files, "products": []}, stage_dir, stage="settle") as inputs:
         orders = inputs.frame("orders")        # LazyFrame of valid typed rows
         inputs.results["orders"].rejected      # counts, per file too
 """
@@ -23,7 +26,8 @@ import polars as pl
 
 from pipeline.errors import InputError
 from pipeline.io.write import atomic_path, scratch_folder
-from pipeline.validate import ValidationResult, validate_files
+from pipeline.policy import StatusWords
+from pipeline.validate import ValidationResult, require_columns, validate_files
 from schemas import KINDS
 
 
@@ -82,12 +86,16 @@ class ShopInputs:
         """Rows of each file that was read (resolved path -> rows)."""
         return {str(Path(f.path).resolve()): f.rows for r in self.results.values() for f in r.files}
 
-    def view(self, kinds: Collection[str]) -> StagedInputs:
-        """The inputs of a stage that reads `kinds`; raises the error of the first of them
-        that could not be read."""
+    def view(self, kinds: Collection[str], stage: str | None = None) -> StagedInputs:
+        """The inputs of `stage`, which reads `kinds`: raises the error of the first of
+        them that could not be read, or that lacks a column the stage needs (as reading
+        the files for that stage would)."""
         for kind in kinds:
             if kind in self.errors:
                 raise self.errors[kind]
+            if kind in self.results:
+                for f in self.results[kind].files:
+                    require_columns(KINDS[kind].for_stage(stage), f.path, f.present)
         return StagedInputs({k: self.results[k] for k in kinds if k in self.results}, Path())
 
 
@@ -98,6 +106,7 @@ def stage_shop(
     valid_dir: Path | None,
     encoding: str | None = None,
     shop_id: str | None = None,
+    words: StatusWords | None = None,
 ) -> ShopInputs:
     """Validate each kind's files once into `staging` (a folder that outlives the call),
     every cell checked, as `doudian validate` does. With `valid_dir` (the validate
@@ -121,6 +130,7 @@ def stage_shop(
                 warnings_path=findings / "warnings" / f"{kind}.csv",
                 encoding=encoding,
                 shop_id=shop_id,
+                words=words,
             )
         except InputError as exc:
             errors[kind] = exc
@@ -135,7 +145,9 @@ def staged_inputs(
     encoding: str | None = None,
     sheet: str | None = None,
     shop_id: str | None = None,
-    columns: dict[str, Collection[str]] | None = None,
+    stage: str | None = None,
+    words: StatusWords | None = None,
+    keep: dict[str, Collection[str]] | None = None,
 ) -> Iterator[StagedInputs]:
     """Validate each kind's files (kinds with no files are skipped). InputError from a
     file that cannot be used at all propagates before any stage output is written: the
@@ -145,11 +157,10 @@ def staged_inputs(
         for kind, paths in files.items():
             if not paths:
                 continue
-            subset = (columns or {}).get(kind)
             work = staging / kind
             work.mkdir()
             results[kind] = validate_files(
-                KINDS[kind].subset(subset) if subset is not None else kind,
+                kind,
                 list(paths),
                 valid_path=None,
                 workdir=work,
@@ -158,6 +169,9 @@ def staged_inputs(
                 encoding=encoding,
                 sheet=sheet,
                 shop_id=shop_id,
+                stage=stage,
+                words=words,
+                keep=(keep or {}).get(kind),
             )
         for kind, result in results.items():
             for attr, folder in (("rejected_path", "rejected"), ("warnings_path", "warnings")):

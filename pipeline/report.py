@@ -24,6 +24,7 @@ def _file_dict(f: FileResult) -> dict[str, object]:
         "rejected": f.rejected,
         "findings": dict(sorted(f.findings.items())),
         "warnings": dict(sorted(f.warnings.items())),
+        "not_read": list(f.unread),
     }
 
 
@@ -73,6 +74,8 @@ def as_text(result: ValidationResult) -> str:
             f"  {f.path:<{width}}  {f.format}{encoding}  {f.rows:,} rows, {f.valid:,} valid, "
             f"{f.rejected:,} rejected"
         )
+        if f.unread:
+            lines.append(f"    {_plural(len(f.unread), 'column')} not read: {', '.join(f.unread)}")
     width = max((len(c) for c in [*findings, *warnings]), default=0)
     lines += _counts("findings", findings, width)
     lines += _counts("warnings", warnings, width)

@@ -218,6 +218,17 @@ STAGE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The name under which the schemas list the further columns a stage needs.
+SCHEMA_STAGES = {
+    "settle": "settle",
+    "reconcile": "reconcile",
+    "close": "reconcile",
+    "shipping-mode": "shipping-mode",
+    "price": "price",
+    "check-tiered-shipping": "check tiered-shipping",
+}
+
+
 @dataclass
 class ShopOutcome:
     """What `run_shop` did for one shop: each stage's outcome, and the rows of each input
@@ -239,12 +250,22 @@ class _Shop:
         self.inputs: ShopInputs | None = None
         self.outcomes: dict[str, StageOutcome] = {}
 
+    def words(self) -> Any:
+        """The status words of the run's policy (a bad policy fails every stage that
+        reads it, by name; validation then uses the shipped words)."""
+        from pipeline.policy import StatusWords, load_policy
+
+        try:
+            return StatusWords.from_policy(load_policy(self.config.policy))
+        except DoudianError:
+            return None
+
     def given(self, *kinds: str) -> bool:
         return all(self.files.get(k) for k in kinds)
 
     def view(self, stage: str) -> Any:
         assert self.inputs is not None
-        return self.inputs.view(STAGE_KINDS[stage])
+        return self.inputs.view(STAGE_KINDS[stage], SCHEMA_STAGES.get(stage))
 
     def call(self, stage: str) -> StageOutcome:
         """The stage's outcome; a stage that cannot run says why (skipped, not-due);
@@ -394,7 +415,7 @@ class _Shop:
                 staging = stack.enter_context(scratch_folder(self.out, ".staging-"))
                 self.inputs = stage_shop(
                     self.files, staging, valid_dir=valid_dir, encoding=self.config.encoding,
-                    shop_id=self.shop.id,
+                    shop_id=self.shop.id, words=self.words(),
                 )  # fmt: skip
                 if valid_dir is not None:
                     outcome.input_rows = self.inputs.input_rows()

@@ -8,6 +8,13 @@ rejects later copies of a unique key. A row with any finding is rejected; the ot
 are the valid rows, with `source_file` and `source_row` (one Parquet file for `doudian
 validate`; the staged parts themselves for a stage's inputs). Every input row is counted
 exactly once: valid + rejected = rows, per file.
+
+A file must have its kind's keys; read for a stage (`stage`), also the columns that
+stage needs (`schemas.KindSpec.needs`), else it is refused naming the column and the
+stage. Every cell of the file is checked whatever the stage, so a row is valid or not
+the same way for every stage. A column the kind knows but the file lacks is all null
+(its non-null rule does not apply); the file's own columns that are not read are listed
+in the result (`FileResult.unread`).
 """
 
 from __future__ import annotations
@@ -15,17 +22,19 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandera.errors
+import pandera.polars as pa
 import polars as pl
 
 from pipeline import faults
-from pipeline.clean import canonicalize, code_column, raw_column
+from pipeline.clean import MONEY, canonicalize, code_column, raw_column
 from pipeline.errors import InputError, first_line
 from pipeline.findings import FINDING_SCHEMA, message_expr
-from pipeline.io.read import EXTRA, SPANS, RawExport, open_exports
+from pipeline.io.read import EXTRA, SPANS, RawExport, open_export, open_exports
 from pipeline.io.write import atomic_path, scratch_folder, write_people_csv, writing
 from pipeline.listing import (
     NO_SECONDS,
@@ -37,7 +46,9 @@ from pipeline.listing import (
     without_seconds,
 )
 from pipeline.parallel import ordered_map
+from pipeline.policy import StatusWords, default_words
 from schemas import KINDS, Kind
+from schemas.base import KindSpec, col, normalize_header
 
 #: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
 BATCH_ROWS = 250_000
@@ -57,6 +68,10 @@ class FileResult:
     warnings: Counter[str] = field(default_factory=Counter)
     format: str = ""
     encoding: str | None = None
+    #: the file's columns that were not read (headers as written, in file order)
+    unread: list[str] = field(default_factory=list)
+    #: the canonical columns the file has
+    present: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,15 +135,24 @@ def validate_files(
     shop_id: str | None = None,
     batch_rows: int = BATCH_ROWS,
     workdir: Path | None = None,
+    stage: str | None = None,
+    words: StatusWords | None = None,
+    keep: Collection[str] | None = None,
 ) -> ValidationResult:
     """Validate the files of one kind as one table; write valid rows (Parquet), rejected
     findings and warnings (CSV). Raises InputError, before writing any output, when a
     file cannot be used at all.
 
     With `workdir` (a folder that outlives the call) and no `valid_path`, the valid rows
-    are not copied into one file: `valid_frame` reads the staged parts in `workdir`."""
+    are not copied into one file: `valid_frame` reads the staged parts in `workdir`.
+
+    `stage` names the stage the files are read for (the columns it needs must be
+    there); `words` are the policy's status words (default: the default policy's);
+    `keep` the columns the valid rows keep (default: all; the unique key is always
+    kept): every cell is checked, only those are staged."""
     k = KINDS[kind] if isinstance(kind, str) else kind
     name = kind if isinstance(kind, str) else k.spec.name
+    k = k.with_words(words or default_words()).for_stage(stage or k.stage)
     if workdir is None and valid_path is None:
         raise ValueError("validate_files needs a valid_path or a workdir")
     scratch = (
@@ -142,8 +166,14 @@ def validate_files(
             for p in paths
             for raw in open_exports(k.spec, p, encoding=encoding, sheet=sheet, shop_id=shop_id)
         ]
-        checker = _BatchChecker(k, work)
+        for raw in raws:
+            require_columns(k, raw.path, raw.present)
+        checker = _BatchChecker(k, work, keep)
         results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
+        money = [
+            _unknown_money(k.spec, file_no, raw, result, encoding, sheet)
+            for file_no, (raw, result) in enumerate(zip(raws, results, strict=True))
+        ]
         duplicates = checker.duplicates(raws, results)
         parts = [checker.valid_rows(duplicates, [part]) for part in checker.parts]
         parts = parts or [checker.valid_rows(duplicates, [])]
@@ -152,7 +182,13 @@ def validate_files(
                 pl.concat(parts).sink_parquet(tmp, compression="zstd")
             if workdir is None:  # the staged parts go with the scratch folder
                 parts = [pl.scan_parquet(valid_path)]
-        checker.write_findings(duplicates, rejected_path, warnings_path, results)
+        checker.write_findings(
+            duplicates,
+            rejected_path,
+            warnings_path,
+            results,
+            pl.concat([_empty_staged_findings(), *money]),
+        )
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
 
 
@@ -176,15 +212,122 @@ def _read_error(exc: Exception) -> tuple[str, str | None]:
     return (first_line(exc), None)
 
 
+def require_columns(kind: Kind, path: str, present: Collection[str]) -> None:
+    """Refuse a file that lacks a column the kind's stage needs (the keys were checked
+    when its header was read)."""
+    missing = [c for c in kind.needed if c not in present]
+    if missing:
+        what = ", ".join(kind.spec.column(c).headers[0] for c in missing)
+        plural = "columns" if len(missing) > 1 else "column"
+        raise InputError(
+            path,
+            f"missing {plural} {what}, which {kind.stage} needs",
+            f"export the {kind.spec.title} again with {'those' if missing[1:] else 'that'} "
+            f"{plural} for {kind.stage}",
+        )
+
+
+def _unread(spec: KindSpec, raw: RawExport) -> list[str]:
+    """The file's headers that no canonical column read (blank headers left out)."""
+    used = {normalize_header(raw.headers[c]) for c in raw.present}
+    return [h for h in raw.header if h.strip() and normalize_header(h) not in used]
+
+
+#: A cell that reads as yuan (the money pattern of `pipeline.clean`), and one with
+#: decimals: a column of such cells, at least one with decimals, looks like money.
+_LOOKS_LIKE_MONEY = MONEY
+_HAS_DECIMALS = r"\.[0-9]{1,2}0*$"
+
+
+def _unknown_money(
+    spec: KindSpec,
+    file_no: int,
+    raw: RawExport,
+    result: FileResult,
+    encoding: str | None,
+    sheet: str | None,
+) -> pl.DataFrame:
+    """Record the file's unread columns in `result`; for a kind that asks for it (the
+    bill), warn `unknown-money-column` about each one whose cells look like money, once
+    per file (row 1, the header), so that a fee under a new name is not lost unseen."""
+    result.unread = _unread(spec, raw)
+    result.present = list(raw.present)
+    once = [h for h in dict.fromkeys(result.unread) if result.unread.count(h) == 1]
+    if not spec.unknown_money or not once:
+        return _empty_staged_findings()
+    probe = KindSpec(
+        spec.name,
+        spec.title,
+        (
+            *(c for c in spec.columns if c.required),
+            *(col(f"u{i}", "text", h) for i, h in enumerate(once)),
+        ),
+        skip_after_header=spec.skip_after_header,
+    )
+    try:
+        opened = open_export(probe, raw.path, encoding=encoding, sheet=sheet)
+    except InputError:  # a member of a zip archive is not reopened by its name
+        return _empty_staged_findings()
+    names = [f"u{i}" for i in range(len(once))]
+    counts = [
+        batch.select(e for n in names for e in _money_counts(n))
+        for batch in opened.batches(BATCH_ROWS)
+    ]
+    if not counts:
+        return _empty_staged_findings()
+    totals = pl.concat(counts).sum()
+    flagged = [
+        h
+        for n, h in zip(names, once, strict=True)
+        if _is_money(*(totals.item(0, f"{n}{k}") or 0 for k in _COUNTS))
+    ]
+    result.warnings.update({"unknown-money-column": len(flagged)} if flagged else {})
+    frame = pl.DataFrame(
+        {"column": flagged, "value": flagged}, schema={"column": pl.String, "value": pl.String}
+    )
+    return frame.select(
+        pl.lit(raw.path, pl.String).alias("file"),
+        pl.lit(1, pl.Int64).alias("row"),
+        "column",
+        "value",
+        pl.lit("unknown-money-column").alias("code"),
+        message_expr(pl.lit("unknown-money-column"), pl.col("column")).alias("message"),
+        pl.lit(file_no, pl.Int32).alias("__file_no"),
+        pl.lit(-1, pl.Int32).alias("__order"),
+    )
+
+
+_COUNTS = (":filled", ":money", ":decimals")
+
+
+def _money_counts(name: str) -> list[pl.Expr]:
+    """The filled cells of column `name`, those like money, those with decimals."""
+    text = pl.col(name).str.strip_chars()
+    filled = text.is_not_null() & (text.str.len_bytes() > 0) & (text != "-")
+    money = filled & text.str.contains(_LOOKS_LIKE_MONEY)
+    decimals = money & text.str.contains(_HAS_DECIMALS)
+    return [
+        e.sum().cast(pl.Int64).alias(f"{name}{k}")
+        for e, k in zip((filled, money, decimals), _COUNTS, strict=True)
+    ]
+
+
+def _is_money(filled: int, money: int, decimals: int) -> bool:
+    return filled > 0 and money == filled and decimals > 0
+
+
 class _BatchChecker:
     """Phase 1, per batch (two at a time, in threads): parse findings and the pandera
     model's findings; the batch's valid rows are staged with their key's hash. Phase 2,
     over the staged hashes of all files: later copies of the unique key. Phase 3: the
     valid rows, less those copies, as the staged parts (or one Parquet file)."""
 
-    def __init__(self, kind: Kind, work: Path) -> None:
+    def __init__(self, kind: Kind, work: Path, keep: Collection[str] | None = None) -> None:
+        self.kind = kind
         self.spec = kind.spec
-        self.schema = kind.schema()
+        wanted = set(self.spec.names if keep is None else keep) | {self.spec.unique}
+        self.kept = [n for n in self.spec.names if n in wanted]
+        self.schemas: dict[frozenset[str], pa.DataFrameSchema] = {}
         self.work = work
         self.parts: list[Path] = []
         self.numbers = itertools.count()  # numbers the staged parts, over all files
@@ -246,7 +389,7 @@ class _BatchChecker:
         # a DataFrame: a column whose cells were all read quickly skips the fallback steps
         typed = canonicalize(batch, self.spec.columns, keep_raw=True)
         parsed = self._parse_rows(typed)
-        rows = pl.concat([parsed, self._model_rows(typed, parsed)])
+        rows = pl.concat([parsed, self._model_rows(typed, parsed, raw.present)])
         found = self._long(file_no, raw, rows, typed)
         warnings = self._long(file_no, raw, self._status_rows(typed), typed)
         bad_rows = found.get_column("row").unique()
@@ -255,7 +398,7 @@ class _BatchChecker:
         # check across all files) and the key's (first) cell as the file shows it (for a
         # duplicate's finding). A key of several columns with an empty part has no hash.
         staged = typed.filter(~pl.col("__row").is_in(bad_rows.implode())).select(
-            *self.spec.names,
+            *self.kept,
             pl.lit(raw.path, pl.String).alias("source_file"),
             pl.col("__row").alias("source_row"),
             pl.lit(file_no, pl.Int32).alias("__file_no"),
@@ -379,7 +522,8 @@ class _BatchChecker:
         order (an empty frame for no parts)."""
         spec = self.spec
         if not parts:
-            schema = {**spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+            schema = {n: spec.schema[n] for n in self.kept}
+            schema = {**schema, "source_file": pl.String, "source_row": pl.Int64}
             return pl.DataFrame(schema=schema).lazy()
         staged = pl.scan_parquet(parts)
         if duplicates.height:  # few rows: an anti-join keeps the plan streaming
@@ -389,7 +533,7 @@ class _BatchChecker:
                 how="anti",
                 maintain_order="left",
             )
-        return staged.select(*spec.names, "source_file", "source_row")
+        return staged.select(*self.kept, "source_file", "source_row")
 
     def write_findings(
         self,
@@ -397,9 +541,12 @@ class _BatchChecker:
         rejected_path: Path,
         warnings_path: Path,
         results: list[FileResult],
+        file_warnings: pl.DataFrame,
     ) -> None:
         """The findings files, sorted by file and row, each file's rows listed up to the
-        cap with a line counting the others (`pipeline.listing`)."""
+        cap with a line counting the others (`pipeline.listing`): the batches' findings and
+        the later copies of a key (rejected), the batches' and the files' own warnings
+        (warnings)."""
         sort_keys = ["__file_no", "row", "__order", "code"]
         rejected = {
             i: (r.path, r.rejected, sum(r.findings.values())) for i, r in enumerate(results)
@@ -411,7 +558,7 @@ class _BatchChecker:
             (
                 "warnings",
                 warnings_path,
-                _empty_staged_findings(),
+                capped(file_warnings),
                 warned,
                 "rows with warnings",
                 seconds,
@@ -449,11 +596,17 @@ class _BatchChecker:
         ]
         return pl.concat([_no_rows(), *frames, *extra])
 
-    def _model_rows(self, typed: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
+    def _model_rows(
+        self, typed: pl.DataFrame, parsed: pl.DataFrame, present: frozenset[str]
+    ) -> pl.DataFrame:
         """Run the pandera model on the collected batch (a DataFrame, so its value
-        checks run, not only the schema) and turn its failure cases into rows."""
+        checks run, not only the schema) and turn its failure cases into rows. The
+        columns the file lacks are all null: their non-null rule does not apply."""
+        absent = frozenset(self.spec.names) - present
+        if absent not in self.schemas:
+            self.schemas[absent] = self.kind.schema(absent)
         try:
-            self.schema.validate(typed.select(self.spec.names), lazy=True)
+            self.schemas[absent].validate(typed.select(self.spec.names), lazy=True)
             return _no_rows()
         except pandera.errors.SchemaErrors as exc:
             cases = exc.failure_cases.filter(pl.col("index").is_not_null())
@@ -473,7 +626,7 @@ class _BatchChecker:
 
     def _status_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         frames = [
-            typed.filter(pl.col(name).is_not_null() & ~pl.col(name).is_in(sorted(known))).select(
+            typed.filter(pl.col(name).is_not_null() & ~known.known(pl.col(name))).select(
                 pl.col("__row").alias("row"),
                 pl.lit(name).alias("name"),
                 pl.lit("unknown-status").alias("code"),

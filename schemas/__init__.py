@@ -1,10 +1,12 @@
-"""The data contract: one module per export kind, each with its `SPEC` (headers,
-aliases, canonical types) and its pandera `DataFrameModel` (row rules)."""
+"""The data contract: one module per export kind, each declaring its columns once in
+its `SPEC` (headers, aliases, canonical types, nullability, keys, per-stage needs), from
+which its pandera model (`model_of`, with the kind's named row checks) is generated."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pandera.polars as pa
 
@@ -19,33 +21,45 @@ from schemas import (
     orders,
     products,
 )
-from schemas.base import ColumnSpec, KindSpec, normalize_header
+from schemas.base import ColumnSpec, KindSpec, Vocabulary, normalize_header
+
+if TYPE_CHECKING:
+    from pipeline.policy import StatusWords
 
 
 @dataclass(frozen=True)
 class Kind:
     spec: KindSpec
     model: type[pa.DataFrameModel]
-    #: the columns read and checked (None: all of them); see `subset`
-    only: tuple[str, ...] | None = None
+    #: the stage the kind is read for (None: `doudian validate`, the keys only)
+    stage: str | None = None
 
-    def subset(self, names: Collection[str]) -> Kind:
-        """The kind restricted to `names` (kept in the spec's order): a stage reads and
-        checks the cells it uses. The unique key is always kept, so duplicates are
-        still found; a check comparing two columns needs both to be listed."""
-        wanted = set(names) | set(self.spec.key_columns)
-        unknown = wanted - set(self.spec.names)
-        if unknown:
-            raise ValueError(f"{self.spec.name} has no column {', '.join(sorted(unknown))}")
-        columns = tuple(c for c in self.spec.columns if c.name in wanted)
-        statuses = {k: v for k, v in self.spec.statuses.items() if k in wanted}
-        spec = replace(self.spec, columns=columns, statuses=statuses)
-        return Kind(spec, self.model, tuple(c.name for c in columns))
+    def for_stage(self, stage: str | None) -> Kind:
+        """The kind as `stage` reads it: the file must also have the columns the stage
+        needs (`KindSpec.needs`). Every cell is still checked, so every stage rejects
+        exactly the rows `doudian validate` rejects."""
+        return replace(self, stage=stage)
 
-    def schema(self) -> pa.DataFrameSchema:
-        """The pandera schema of the model (of the subset's columns)."""
+    @property
+    def needed(self) -> list[str]:
+        """The columns a file must have for this kind's stage: its keys, then the
+        stage's further needs."""
+        extra = self.spec.needs.get(self.stage, ()) if self.stage else ()
+        return [*self.spec.keys, *(c for c in extra if c not in self.spec.keys)]
+
+    def with_words(self, words: StatusWords) -> Kind:
+        """The kind with the policy's status words for its status columns."""
+        if not self.spec.status_words:
+            return self
+        policy = {c: words.vocabulary(v) for c, v in self.spec.status_words.items()}
+        return replace(self, spec=replace(self.spec, statuses={**self.spec.statuses, **policy}))
+
+    def schema(self, absent: Collection[str] = ()) -> pa.DataFrameSchema:
+        """The pandera schema of the model; the columns `absent` from a file (all null)
+        lose their non-null rule, their other checks pass nulls."""
         schema = self.model.to_schema()
-        return schema if self.only is None else schema.select_columns(list(self.only))
+        relax = {c: {"nullable": True} for c in absent if not schema.columns[c].nullable}
+        return schema.update_columns(relax) if relax else schema
 
 
 KINDS: dict[str, Kind] = {
@@ -60,4 +74,4 @@ KINDS: dict[str, Kind] = {
     "metrics": Kind(metrics.SPEC, metrics.Metrics),
 }
 
-__all__ = ["KINDS", "Kind", "KindSpec", "ColumnSpec", "normalize_header"]
+__all__ = ["KINDS", "Kind", "KindSpec", "ColumnSpec", "Vocabulary", "normalize_header"]

@@ -1,28 +1,15 @@
-"""售后导出 (after-sales export, one row per after-sales application)."""
+"""售后导出 (after-sales export, one row per after-sales application).
+
+Keys: 售后单号, 订单号 and 商品单号. The 售后状态 words, and what each means (refunded,
+closed without refund, open), are the policy's (`[statuses.after_sale]`). Money headers
+come as `退商品金额（元）` and `退商品金额(元)`: the same header once folded."""
 
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, Timestamp, col
-
-AFTER_SALE_STATUSES = frozenset(
-    {
-        "退款中",
-        "退款成功",
-        "已全额退款",
-        "售后关闭",
-        "换货成功",
-        "待买家退货",
-        "待商家收货",
-        "待商家处理",
-        "待买家处理",
-        "补寄成功",
-        "退款失败",
-    }
-)
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 SPEC = KindSpec(
     name="after-sales",
@@ -33,7 +20,7 @@ SPEC = KindSpec(
         col("sub_order_id", "id", "商品单号", "子订单编号", required=True, nullable=False),
         col("product_id", "id", "商品ID"),
         col("after_sale_type", "text", "售后类型"),
-        col("after_sale_status", "text", "售后状态", required=True, nullable=False),
+        col("after_sale_status", "text", "售后状态", nullable=False),
         col("applied_at", "timestamp", "售后申请时间"),
         col("refund_goods", "money", "退商品金额(元)", "退商品金额"),
         col("refund_freight", "money", "退运费金额(元)", "退运费金额"),
@@ -45,28 +32,12 @@ SPEC = KindSpec(
     ),
     unique="after_sale_id",
     unique_code="duplicate-after-sale",
-    statuses={"after_sale_status": AFTER_SALE_STATUSES},
+    status_words={"after_sale_status": "after_sale"},
+    needs={"settle": ("after_sale_status", "refund_goods", "refund_freight")},
 )
 
 
-class AfterSales(pa.DataFrameModel):
-    """A valid after-sales row. Refund amounts in fen."""
-
-    after_sale_id: str = pa.Field(nullable=False)
-    order_id: str = pa.Field(nullable=False)
-    sub_order_id: str = pa.Field(nullable=False)
-    product_id: str = pa.Field(nullable=True)
-    after_sale_type: str = pa.Field(nullable=True)
-    after_sale_status: str = pa.Field(nullable=False)
-    applied_at: Timestamp = pa.Field(nullable=True)
-    refund_goods: pl.Int64 = pa.Field(nullable=True)
-    refund_freight: pl.Int64 = pa.Field(nullable=True)
-    refund_payment_discount: pl.Int64 = pa.Field(nullable=True)
-    refund_method: str = pa.Field(nullable=True)
-    closed_at: Timestamp = pa.Field(nullable=True)
-    completed_at: Timestamp = pa.Field(nullable=True)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("after_sale_id", "order_id", "sub_order_id", "product_id", name="bad-id")
     def _ids(cls, data):
         return checks.is_id(data)
@@ -89,6 +60,5 @@ class AfterSales(pa.DataFrameModel):
     def _completed_after_applied(cls, data):
         return checks.not_before(data, "applied_at")
 
-    class Config:
-        strict = True
-        coerce = False
+
+AfterSales = model_of(SPEC, _Checks, "A valid after-sales row. Refund amounts in fen.")

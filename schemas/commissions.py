@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 SPEC = KindSpec(
     name="commissions",
@@ -24,14 +23,7 @@ SPEC = KindSpec(
 )
 
 
-class Commissions(pa.DataFrameModel):
-    """A valid commission row, in fen."""
-
-    sub_order_id: str = pa.Field(nullable=False)
-    product_id: str = pa.Field(nullable=True)
-    commission: pl.Int64 = pa.Field(nullable=False)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("sub_order_id", "product_id", name="bad-id")
     def _ids(cls, data):
         return checks.is_id(data)
@@ -44,6 +36,5 @@ class Commissions(pa.DataFrameModel):
     def _money(cls, data):
         return checks.money_unsigned(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+Commissions = model_of(SPEC, _Checks, """A valid commission row, in fen.""")

@@ -1,4 +1,5 @@
-"""The merchant's own cost file (成本价), keyed by SKU ID or 商家编码."""
+"""The merchant's own cost file (成本价), keyed by SKU ID or 商家编码 (also written 货号,
+or 型号 in some cost files: `型号, 成本价`). Key: 成本价."""
 
 from __future__ import annotations
 
@@ -6,26 +7,20 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 SPEC = KindSpec(
     name="costs",
     title="成本价",
     columns=(
         col("sku_id", "id", "SKU ID", "SKUID"),
-        col("merchant_code", "text", "商家编码", "货号"),
+        col("merchant_code", "text", "商家编码", "货号", "型号"),
         col("cost", "money", "成本价(元)", "成本价", "成本", required=True, nullable=False),
     ),
 )
 
 
-class Costs(pa.DataFrameModel):
-    """A valid cost row: a key (SKU ID or 商家编码) and the cost in fen."""
-
-    sku_id: str = pa.Field(nullable=True)
-    merchant_code: str = pa.Field(nullable=True)
-    cost: pl.Int64 = pa.Field(nullable=False)
-
+class _Checks(RowChecks):
     @pa.check("sku_id", name="bad-id")
     def _ids(cls, data):
         return checks.is_id(data)
@@ -40,6 +35,7 @@ class Costs(pa.DataFrameModel):
             pl.col("sku_id").is_not_null() | pl.col("merchant_code").is_not_null()
         )
 
-    class Config:
-        strict = True
-        coerce = False
+
+Costs = model_of(
+    SPEC, _Checks, """A valid cost row: a key (SKU ID or 商家编码) and the cost in fen."""
+)

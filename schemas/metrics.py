@@ -20,7 +20,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 #: One integer digit, at most two non-zero decimals (trailing zeros are fine: 4.500);
 #: at most SCORE_MAX.
@@ -73,20 +73,7 @@ SPEC = KindSpec(
 )
 
 
-class Metrics(pa.DataFrameModel):
-    """A valid metrics row. 店铺评分 and 近60天好评率 as text that `score_hundredths` and
-    `rate_bp` read; counts as integers; 近30天成交金额 in fen. An empty or `-` cell means
-    "none" (see docs/checks.md for what none means for each condition)."""
-
-    shop_id: str = pa.Field(nullable=False)
-    dsr: str = pa.Field(nullable=True)
-    good_rate: str = pa.Field(nullable=True)
-    valid_reviews: pl.Int64 = pa.Field(nullable=True)
-    shop_status: str = pa.Field(nullable=True)
-    account_status: str = pa.Field(nullable=True)
-    violations_365d: pl.Int64 = pa.Field(nullable=True)
-    gmv_30d: pl.Int64 = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("shop_id", name="bad-shop-id")
     def _shop(cls, data):
         return checks.is_shop_id(data)
@@ -109,6 +96,11 @@ class Metrics(pa.DataFrameModel):
     def _money(cls, data):
         return checks.money_unsigned(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+Metrics = model_of(
+    SPEC,
+    _Checks,
+    """A valid metrics row. 店铺评分 and 近60天好评率 as text that `score_hundredths` and
+    `rate_bp` read; counts as integers; 近30天成交金额 in fen. An empty or `-` cell means
+    "none" (see docs/checks.md for what none means for each condition).""",
+)

@@ -1,14 +1,17 @@
-"""订单导出 (order export, 商品维度: one row per sub-order)."""
+"""订单导出 (order export, 商品维度: one row per sub-order).
+
+Keys: 主订单编号 and 子订单编号. The other columns are needed only by the stages that
+use them (`needs`); real exports have 21 to 75 columns, and some lack 商品ID or
+支付完成时间. When a file has both 商家编码 and 货号, 货号 is kept as `item_no` (either
+may key the merchant's cost file); with only 货号, it fills both.
+"""
 
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, Timestamp, col
-
-ORDER_STATUSES = frozenset({"待支付", "备货中", "已发货", "已完成", "已关闭"})
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 SPEC = KindSpec(
     name="orders",
@@ -18,21 +21,22 @@ SPEC = KindSpec(
         col("sub_order_id", "id", "子订单编号", required=True, nullable=False),
         col("product_title", "text", "选购商品"),
         col("sku_spec", "text", "商品规格"),
-        col("quantity", "int", "商品数量", required=True, nullable=False),
-        col("product_id", "id", "商品ID", required=True, nullable=False),
+        col("quantity", "int", "商品数量", nullable=False),
+        col("product_id", "id", "商品ID", nullable=False),
         col("merchant_code", "text", "商家编码", "货号"),
+        col("item_no", "text", "货号"),
         col("unit_price", "money", "商品单价", "商品金额"),
-        col("payable", "money", "订单应付金额", required=True, nullable=False),
+        col("payable", "money", "订单应付金额", nullable=False),
         col("freight", "money", "运费"),
         col("platform_discount", "money", "平台实际承担优惠金额", "平台优惠"),
         col("creator_discount", "money", "达人实际承担优惠金额", "达人优惠"),
         col("payment_discount", "money", "支付优惠"),
-        col("created_at", "timestamp", "订单提交时间", required=True, nullable=False),
-        col("paid_at", "timestamp", "支付完成时间", required=True),
+        col("created_at", "timestamp", "订单提交时间", nullable=False),
+        col("paid_at", "timestamp", "支付完成时间"),
         col("promised_ship_at", "timestamp", "承诺发货时间"),
         col("shipped_at", "timestamp", "发货时间"),
-        col("received_at", "timestamp", "订单完成时间", required=True),
-        col("order_status", "text", "订单状态", required=True, nullable=False),
+        col("received_at", "timestamp", "订单完成时间"),
+        col("order_status", "text", "订单状态", nullable=False),
         col("after_sale_status", "text", "售后状态"),
         col("traffic_source", "text", "流量来源"),
         col("creator_id", "id", "达人ID"),
@@ -40,37 +44,17 @@ SPEC = KindSpec(
     ),
     unique="sub_order_id",
     unique_code="duplicate-sub-order",
-    statuses={"order_status": ORDER_STATUSES},
-)
+    status_words={"order_status": "order", "after_sale_status": "after_sale"},
+    needs={
+        "settle": ("payable", "freight", "received_at", "order_status", "after_sale_status"),
+        "shipping-mode": ("paid_at", "promised_ship_at", "product_id"),
+        "check tiered-shipping": ("paid_at", "promised_ship_at"),
+        "check alliance": ("paid_at", "payable"),
+    },
+)  # fmt: skip
 
 
-class Orders(pa.DataFrameModel):
-    """A valid order row. Money in fen, times in China time."""
-
-    order_id: str = pa.Field(nullable=False)
-    sub_order_id: str = pa.Field(nullable=False)
-    product_title: str = pa.Field(nullable=True)
-    sku_spec: str = pa.Field(nullable=True)
-    quantity: pl.Int64 = pa.Field(nullable=False)
-    product_id: str = pa.Field(nullable=False)
-    merchant_code: str = pa.Field(nullable=True)
-    unit_price: pl.Int64 = pa.Field(nullable=True)
-    payable: pl.Int64 = pa.Field(nullable=False)
-    freight: pl.Int64 = pa.Field(nullable=True)
-    platform_discount: pl.Int64 = pa.Field(nullable=True)
-    creator_discount: pl.Int64 = pa.Field(nullable=True)
-    payment_discount: pl.Int64 = pa.Field(nullable=True)
-    created_at: Timestamp = pa.Field(nullable=False)
-    paid_at: Timestamp = pa.Field(nullable=True)
-    promised_ship_at: Timestamp = pa.Field(nullable=True)
-    shipped_at: Timestamp = pa.Field(nullable=True)
-    received_at: Timestamp = pa.Field(nullable=True)
-    order_status: str = pa.Field(nullable=False)
-    after_sale_status: str = pa.Field(nullable=True)
-    traffic_source: str = pa.Field(nullable=True)
-    creator_id: str = pa.Field(nullable=True)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("order_id", "sub_order_id", "product_id", "creator_id", name="bad-id")
     def _ids(cls, data):
         return checks.is_id(data)
@@ -103,6 +87,5 @@ class Orders(pa.DataFrameModel):
     def _received_after_paid(cls, data):
         return checks.not_before(data, "paid_at")
 
-    class Config:
-        strict = True
-        coerce = False
+
+Orders = model_of(SPEC, _Checks, "A valid order row. Money in fen, times in China time.")

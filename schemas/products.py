@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, col
+from schemas.base import KindSpec, RowChecks, Vocabulary, col, model_of
 
-SHIP_MODES = frozenset({"现货发货", "阶梯发货", "全款预售"})
-PRODUCT_STATUSES = frozenset({"在售", "下架"})
+SHIP_MODES = Vocabulary(frozenset({"现货发货", "阶梯发货", "全款预售"}))
+PRODUCT_STATUSES = Vocabulary(frozenset({"在售", "下架"}))
 
 SPEC = KindSpec(
     name="products",
     title="商品导出",
     columns=(
         col("product_id", "id", "商品ID", required=True, nullable=False),
-        col("product_title", "text", "商品名称", required=True),
+        col("product_title", "text", "商品名称"),
         col("sku_id", "id", "SKU ID", "SKUID", required=True, nullable=False),
         col("merchant_code", "text", "商家编码"),
         col("spec", "text", "规格"),
         col("category", "text", "一级类目"),
-        col("price", "money", "售价(元)", "价格", required=True, nullable=False),
+        col("price", "money", "售价(元)", "价格", nullable=False),
         col("stock", "int", "库存"),
         col("ship_mode", "text", "发货模式"),
         col("promise", "text", "承诺发货时间"),
@@ -32,26 +31,11 @@ SPEC = KindSpec(
     unique="sku_id",
     unique_code="duplicate-sku",
     statuses={"ship_mode": SHIP_MODES, "status": PRODUCT_STATUSES},
+    needs={"price": ("price",), "shipping-mode": ("product_title",)},
 )
 
 
-class Products(pa.DataFrameModel):
-    """A valid SKU row. Price in fen."""
-
-    product_id: str = pa.Field(nullable=False)
-    product_title: str = pa.Field(nullable=True)
-    sku_id: str = pa.Field(nullable=False)
-    merchant_code: str = pa.Field(nullable=True)
-    spec: str = pa.Field(nullable=True)
-    category: str = pa.Field(nullable=True)
-    price: pl.Int64 = pa.Field(nullable=False)
-    stock: pl.Int64 = pa.Field(nullable=True)
-    ship_mode: str = pa.Field(nullable=True)
-    promise: str = pa.Field(nullable=True)
-    spot_stock: pl.Int64 = pa.Field(nullable=True)
-    status: str = pa.Field(nullable=True)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("product_id", "sku_id", name="bad-id")
     def _ids(cls, data):
         return checks.is_id(data)
@@ -68,6 +52,5 @@ class Products(pa.DataFrameModel):
     def _stock(cls, data):
         return checks.non_negative(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+Products = model_of(SPEC, _Checks, """A valid SKU row. Price in fen.""")

@@ -14,10 +14,9 @@ The metrics of many shops (`check alliance --shops`) are the `metrics` kind.
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, Timestamp, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 DEPOSIT_SHOPS = KindSpec(
     name="deposit-shops",
@@ -61,14 +60,7 @@ CLOSED_SHOPS = KindSpec(
 )
 
 
-class DepositShops(pa.DataFrameModel):
-    """A valid deposit-shops row; 上月成交金额 in fen."""
-
-    shop_id: str = pa.Field(nullable=False)
-    entity: str = pa.Field(nullable=False)
-    categories: str = pa.Field(nullable=True)
-    last_month_gmv: pl.Int64 = pa.Field(nullable=True)
-
+class _DepositShopsChecks(RowChecks):
     @pa.check("shop_id", name="bad-shop-id")
     def _shop(cls, data):
         return checks.is_shop_id(data)
@@ -77,21 +69,18 @@ class DepositShops(pa.DataFrameModel):
     def _money(cls, data):
         return checks.money_unsigned(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+DepositShops = model_of(
+    DEPOSIT_SHOPS, _DepositShopsChecks, """A valid deposit-shops row; 上月成交金额 in fen."""
+)
 
 
-class ClosedShops(pa.DataFrameModel):
-    """A valid closed-shops row; 关店日期 in China time."""
-
-    shop_id: str = pa.Field(nullable=False)
-    closed_on: Timestamp = pa.Field(nullable=False)
-
+class _ClosedShopsChecks(RowChecks):
     @pa.check("shop_id", name="bad-shop-id")
     def _shop(cls, data):
         return checks.is_shop_id(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+ClosedShops = model_of(
+    CLOSED_SHOPS, _ClosedShopsChecks, """A valid closed-shops row; 关店日期 in China time."""
+)

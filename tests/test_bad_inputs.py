@@ -71,7 +71,7 @@ def refuses(file: str, kind: str, error: str, xfail: str | None = None) -> Case:
     return Case(file, kind, 1, None, error, xfail)
 
 
-MISSING_ORDER_COLUMNS = "missing required columns 主订单编号, 子订单编号, 商品数量"
+MISSING_ORDER_COLUMNS = "missing required columns 主订单编号, 子订单编号 "
 UNREADABLE = "cannot be read past its header"
 
 # fmt: off
@@ -94,7 +94,7 @@ CASES: list[Case] = [
     rejects("orders_stray_quote.csv",         "orders", 2, "cell-spans-rows"),
     refuses("orders_cr_only.csv",             "orders", "the header row cannot be read as CSV"),
     refuses("orders_cr_rows.csv",             "orders", UNREADABLE),
-    refuses("orders_products_export.xlsx",    "orders", "missing required columns 主订单编号, 子订单编号, 商品数量, 订单应付金额"),
+    refuses("orders_products_export.xlsx",    "orders", "missing required columns 主订单编号, 子订单编号 "),
     refuses("orders_no_sheets.xlsx",          "orders", "the workbook has no sheets"),
     refuses("orders_empty_sheet.xlsx",        "orders", "sheet '订单' is empty"),
     refuses("orders_corrupt.xlsx",            "orders", "cannot be opened as an XLSX workbook"),
@@ -143,7 +143,7 @@ CASES: list[Case] = [
     ok("bill_header_only.xlsx",               "bill", 0),
     # -- products --
     ok("products_zip_renamed.csv",            "products", 2),  # read as the zip archive it is
-    refuses("products_commissions_export.parquet", "products", "missing required columns SKU ID, 售价(元)"),
+    refuses("products_commissions_export.parquet", "products", "missing required column SKU ID "),
     rejects("products_negative_stock.csv",    "products", 2, "negative-stock"),
     ok("products_huge_cell.csv",              "products", 2),  # written at test time (5 MB)
     # -- costs --

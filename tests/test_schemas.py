@@ -95,20 +95,85 @@ def test_a_cost_row_needs_a_key():
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_every_spec_matches_its_model(kind):
+def test_every_model_is_generated_from_its_spec(kind):
+    """One declaration: the model's columns, dtypes and nullability are the spec's, and
+    the spec's headers travel in each field's metadata."""
     k = KINDS[kind]
     schema = k.model.to_schema()
     assert list(schema.columns) == k.spec.names
     for column in k.spec.columns:
-        assert schema.columns[column.name].nullable == column.nullable, column.name
+        field = schema.columns[column.name]
+        assert field.dtype.type == column.dtype, column.name
+        assert field.nullable == column.nullable, column.name
+        assert field.metadata == {
+            "type": column.type,
+            "headers": column.headers,
+            "required": column.required,
+        }
 
 
-def test_kind_subset_keeps_the_unique_key_and_refuses_unknown_columns():
-    from schemas import KINDS
+def test_model_checks_keep_their_finding_codes():
+    checks = {
+        name: sorted({c.name for c in col.checks})
+        for name, col in KINDS["orders"].model.to_schema().columns.items()
+        if col.checks
+    }
+    assert checks == {
+        "order_id": ["bad-id"],
+        "sub_order_id": ["bad-id"],
+        "quantity": ["quantity-not-positive"],
+        "product_id": ["bad-id"],
+        "unit_price": ["money-out-of-range"],
+        "payable": ["money-out-of-range"],
+        "freight": ["money-out-of-range"],
+        "platform_discount": ["money-out-of-range"],
+        "creator_discount": ["money-out-of-range"],
+        "payment_discount": ["money-out-of-range"],
+        "paid_at": ["time-order"],
+        "received_at": ["time-order"],
+        "creator_id": ["bad-id"],
+        "shop_id": ["bad-shop-id"],
+    }
 
-    sub = KINDS["orders"].subset(["payable", "order_status"])
-    assert sub.spec.names == ["sub_order_id", "payable", "order_status"]
-    assert list(sub.schema().columns) == ["sub_order_id", "payable", "order_status"]
-    assert set(sub.spec.statuses) == {"order_status"}
-    with pytest.raises(ValueError, match="orders has no column nope"):
-        KINDS["orders"].subset(["nope"])
+
+def test_keys_and_stage_needs():
+    orders = KINDS["orders"]
+    assert orders.spec.keys == ["order_id", "sub_order_id"]
+    assert orders.needed == ["order_id", "sub_order_id"]
+    assert orders.for_stage("settle").needed == [
+        "order_id", "sub_order_id", "payable", "freight", "received_at", "order_status",
+        "after_sale_status",
+    ]  # fmt: skip
+    assert orders.for_stage("shipping-mode").needed[2:] == [
+        "paid_at",
+        "promised_ship_at",
+        "product_id",
+    ]
+    assert orders.for_stage("price").needed == ["order_id", "sub_order_id"]
+    for kind in KINDS.values():  # every stage's need is a column of the kind
+        for stage, names in kind.spec.needs.items():
+            assert set(names) <= set(kind.spec.names), (kind.spec.name, stage)
+
+
+def test_an_absent_column_loses_only_its_non_null_rule():
+    rows = [{**GOOD_ORDER, "product_id": None}, {**GOOD_ORDER, "product_id": None, "quantity": 0}]
+    schema = KINDS["orders"].schema(absent={"product_id"})
+    with pytest.raises(pandera.errors.SchemaErrors) as exc:
+        schema.validate(frame("orders", rows), lazy=True)
+    cases = exc.value.failure_cases
+    assert cases.select("index", "column", "check").rows() == [
+        (1, "quantity", "quantity-not-positive")
+    ]
+
+
+def test_status_words_come_from_the_policy():
+    from pipeline.policy import default_words
+
+    spec = KINDS["after-sales"].with_words(default_words()).spec
+    words = pl.Series(
+        ["同意退款，退款成功", "补寄/换货成功", "售后已拒绝", "待商家收货", "退款已到账"]
+    )
+    known = pl.select(spec.statuses["after_sale_status"].known(pl.lit(words))).to_series()
+    assert known.to_list() == [True, True, True, True, False]
+    orders = KINDS["orders"].with_words(default_words()).spec.statuses["order_status"]
+    assert {"待发货", "已支付", "已完成"} <= orders.exact

@@ -84,6 +84,8 @@ class RawExport:
     encoding: str | None
     #: the file's rows in order, about `rows` at a time (see the module doc)
     batches: Callable[[int], Iterator[pl.DataFrame]]
+    header: tuple[str, ...] = ()  # the file's header row as written
+    present: frozenset[str] = frozenset()  # canonical columns the file has (or --shop-id)
 
 
 def display_name(path: str | os.PathLike[str]) -> str:
@@ -291,7 +293,8 @@ def _open(
                         yield pick(block.slice(start, rows), offset + start, quoted)
                     offset += block.height
 
-    return RawExport(name, headers, fmt, enc, batches)
+    present = frozenset(positions) | ({"shop_id"} & set(headers) if shop_id is not None else set())
+    return RawExport(name, headers, fmt, enc, batches, tuple(header), present)
 
 
 def _pick(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipeline.policy import StatusWords
 from pipeline.settle.money import fee, share
 from pipeline.settle.periods import Period
 from pipeline.settle.policy import SettlementPolicy
@@ -44,8 +45,6 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "refund_freight": pl.Int64(),
 }
 
-REFUNDED = r"退款成功|已全额退款"
-CLOSED_STATUSES = ("售后关闭", "换货成功")
 ALLIANCE = "精选联盟"
 
 
@@ -57,24 +56,11 @@ class Settlement:
     decided: pl.LazyFrame  # DECIDED_COLUMNS: all of the above in one frame
 
 
-def _state(status: pl.Expr, method: pl.Expr | None = None) -> pl.Expr:
-    """An after-sale's state: refunded, closed (without refund) or open (2.2)."""
-    closed = status.is_in(CLOSED_STATUSES)
-    if method is not None:
-        closed = closed | (method == "无需退款").fill_null(False)
-    return (
-        pl.when(status.str.contains(REFUNDED))
-        .then(pl.lit("refunded"))
-        .when(closed)
-        .then(pl.lit("closed"))
-        .otherwise(pl.lit("open"))
-    )
-
-
-def after_sales_by_sub_order(after_sales: pl.LazyFrame) -> pl.LazyFrame:
+def after_sales_by_sub_order(after_sales: pl.LazyFrame, words: StatusWords) -> pl.LazyFrame:
     """Per sub-order: how many after-sales applications, the refunded goods and freight
-    amounts (of refunded applications), and whether any is still open."""
-    state = _state(pl.col("after_sale_status"), pl.col("refund_method"))
+    amounts (of refunded applications), and whether any is still open (a status the
+    policy's words do not know counts as open)."""
+    state = words.after_sale_state(pl.col("after_sale_status"), pl.col("refund_method"))
     refunded = state == "refunded"
     return (
         after_sales.with_columns(state.alias("state"), sub_order_key(pl.col("sub_order_id")))
@@ -204,7 +190,7 @@ def lookups(
     policy: SettlementPolicy,
 ) -> Lookups:
     return Lookups(
-        after_sales_by_sub_order(after_sales),
+        after_sales_by_sub_order(after_sales, policy.words),
         ledger_by_sub_order(ledger_before),
         commissions.select(
             sub_order_key(pl.col("sub_order_id")), pl.col("commission").alias("file_commission")
@@ -250,7 +236,7 @@ def decide(
     # S2: with no after-sales row, a 售后状态 on the order counts as one after-sale; a
     # refunded status then means a full refund of the goods.
     goods_value = pl.col("payable") - pl.col("freight").fill_null(0)
-    order_state = _state(pl.col("after_sale_status"))
+    order_state = policy.words.after_sale_state(pl.col("after_sale_status"))
     fallback = pl.col("as_count").is_null() & pl.col("after_sale_status").is_not_null()
     frame = frame.with_columns(
         pl.when(fallback).then(1).otherwise(pl.col("as_count").fill_null(0)).alias("as_count"),
@@ -271,7 +257,7 @@ def decide(
         .then(pl.lit("clawback"))
         .when(in_ledger)
         .then(pl.lit("already-settled"))
-        .when((pl.col("order_status") != "已完成") | received.is_null())
+        .when(~policy.words.received(pl.col("order_status")) | received.is_null())
         .then(pl.lit("not-received"))
         .when(received >= end)
         .then(pl.lit("received-after-window"))

@@ -37,14 +37,16 @@ MONEY = ("payable", "freight", "platform_discount", "creator_discount", "payment
          "income", "fee_basis", "platform_fee", "commission", "net")  # fmt: skip
 TOTALS = ("income", "freight", "platform_fee", "commission", "net")
 
-#: The cells settlement reads, per kind: only these are read and checked (the unique
-#: key is always checked too). 订单提交时间 and 支付完成时间 are there for the time-order
-#: check of 订单完成时间. `doudian validate` checks every cell of a file.
+#: The stage name under which settlement reads its inputs: the columns it needs beyond
+#: each kind's keys are declared in `schemas` (`KindSpec.needs["settle"]`). Every cell
+#: is checked, as `doudian validate` does, so both reject the same rows.
+STAGE = "settle"
+#: The columns settlement reads, per kind: only these of the valid rows are staged.
 SETTLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": (
         "order_id", "sub_order_id", "product_id", "payable", "freight", "platform_discount",
-        "creator_discount", "payment_discount", "created_at", "paid_at", "received_at",
-        "order_status", "after_sale_status", "traffic_source", "shop_id",
+        "creator_discount", "payment_discount", "received_at", "order_status",
+        "after_sale_status", "traffic_source", "shop_id",
     ),
     "after-sales": (
         "sub_order_id", "after_sale_status", "refund_method", "refund_goods", "refund_freight",
@@ -150,7 +152,14 @@ def run_settlement(
         admission = admit(out, period, files, policy, resettle=resettle)
         folder = out / "settlement" / period.id
         with staged_inputs(
-            files, folder, encoding=encoding, sheet=sheet, shop_id=shop_id, columns=SETTLE_COLUMNS
+            files,
+            folder,
+            encoding=encoding,
+            sheet=sheet,
+            shop_id=shop_id,
+            stage=STAGE,
+            words=policy.words,
+            keep=SETTLE_COLUMNS,
         ) as inputs:
             return settle_inputs(
                 inputs, period=period, out=out, policy=policy, xlsx=xlsx, resettle=resettle,

@@ -347,10 +347,17 @@ def _input_sha256(path: str) -> str | None:
         return None
 
 
+def _plain(value: Any) -> Any:
+    """Sets in the policy (status words) as sorted lists, so their hash is stable."""
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} in a policy")
+
+
 def input_hashes(files: dict[str, list[str]], policy: Any) -> dict[str, Any]:
     """What a period was settled from: each input file's sha256 (by kind, in the order
     given), the settlement policy's numbers and the program's version."""
-    rates = json.dumps(asdict(policy), sort_keys=True, ensure_ascii=False).encode()
+    rates = json.dumps(asdict(policy), sort_keys=True, ensure_ascii=False, default=_plain).encode()
     return {
         "files": {kind: [_input_sha256(f) for f in paths] for kind, paths in files.items()},
         "policy": hashlib.sha256(rates).hexdigest(),

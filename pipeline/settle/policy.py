@@ -1,5 +1,6 @@
 """The settlement section of a policy (S6): fee rates by first-level category, the
-default rate, and 精选联盟 commission rates by 商品ID."""
+default rate, and 精选联盟 commission rates by 商品ID; with the policy's status words
+(`[statuses]`: which 订单状态 means received, what each 售后状态 means)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.policy import Policy
+from pipeline.policy import Policy, StatusWords, default_words
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class SettlementPolicy:
     default_fee_bp: int
     fee_bp: dict[str, int] = field(default_factory=dict)
     commission_bp: dict[str, int] = field(default_factory=dict)
+    words: StatusWords = field(default_factory=default_words)
 
     @classmethod
     def from_policy(cls, policy: Policy) -> SettlementPolicy:
@@ -43,4 +45,5 @@ class SettlementPolicy:
                 str(k): bp(f"commission_bp.{k}", v)
                 for k, v in section.get("commission_bp", {}).items()
             },
+            words=StatusWords.from_policy(policy),
         )
