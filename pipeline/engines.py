@@ -173,7 +173,7 @@ def local_cluster(workers: int, cores: int | None = None) -> Iterator[Any]:
             processes=True,
             threads_per_worker=1,
             resources={"memory": memory_mib},
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never "8787 in use"
         ) as cluster:  # fmt: skip
             yield cluster
     finally:  # the nannies set it in this process too, before each start

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.fixtures import generate, split_by_shop
+from pipeline.fixtures import generate, shops_config, split_by_shop
 
 distributed = pytest.importorskip("distributed")
 
@@ -34,23 +34,10 @@ def exports(tmp_path_factory):
 
 def write_config(folder: Path, exports, extra: str = "") -> Path:
     out, shops = exports
-    text = f'output = "out"\n{extra}'
-    for shop in shops:
-        e = out / shop
-        text += f"""
-[[shops]]
-id = "{shop}"
-orders = "{e / "orders.csv"}"
-after_sales = "{e / "after_sales.csv"}"
-products = "{e / "products.csv"}"
-costs = "{e / "costs.csv"}"
-commissions = "{e / "commissions.csv"}"
-bill = "{e / "bill.csv"}"
-price_rules = "{REPO / "fixtures" / "price" / "rules.toml"}"
-"""
+    rules = REPO / "fixtures" / "price" / "rules.toml"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(f'output = "out"\n{extra}' + shops_config(out, shops, rules), encoding="utf-8")
     return path
 
 
@@ -251,3 +238,22 @@ def test_engine_settings_errors_exit_2_naming_the_key(exports, tmp_path, extra, 
     assert result.output.startswith(f"Error: --config {config}: ")
     assert message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_an_exception_escaping_a_shop_fails_that_shop_alone(cluster, exports, tmp_path):
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    out, shops = exports
+    config = write_config(tmp_path, (out, shops[:3]), 'stages = ["validate", "settle"]\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / shops[1]).write_text("in the way of the shop's folder")
+    result = invoke(config, "--engine", "dask", "--scheduler", address)
+    assert result.exit_code == 1, result.output
+    rows = [line.split(maxsplit=3) for line in result.stdout.splitlines()[:-1]]
+    assert [r[:3] for r in rows] == [
+        [shops[0], "validate", "ok"], [shops[0], "settle", "ok"],
+        [shops[1], "validate", "failed"], [shops[1], "settle", "failed"],
+        [shops[2], "validate", "ok"], [shops[2], "settle", "ok"],
+    ]  # fmt: skip
+    assert rows[2][3].startswith("internal error (FileExistsError: ")
+    assert workers_of(tmp_path / "out")[shops[1]].startswith("tcp://127.0.0.1:")

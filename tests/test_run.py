@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fixtures import generate, split_by_shop
+from pipeline.fixtures import generate, shops_config, split_by_shop
 
 REPO = Path(__file__).resolve().parent.parent
 ON = "2026-11-01"
@@ -27,20 +27,9 @@ def exports(tmp_path_factory):
 
 
 def write_config(folder: Path, exports: Path, output: str = "out", extra: str = "") -> Path:
-    shops = ""
-    for shop in ("1000001", "1000002"):
-        e = exports / shop
-        shops += f"""
-[[shops]]
-id = "{shop}"
-orders = "{e / "orders.csv"}"
-after_sales = "{e / "after_sales.csv"}"
-products = "{e / "products.csv"}"
-costs = "{e / "costs.csv"}"
-commissions = "{e / "commissions.csv"}"
-bill = "{e / "bill.csv"}"
-price_rules = "{REPO / "fixtures" / "price" / "rules.toml"}"
-"""
+    shops = shops_config(
+        exports, ["1000001", "1000002"], REPO / "fixtures" / "price" / "rules.toml"
+    )
     path = folder / "pipeline.toml"
     path.write_text(f'output = "{output}"\n{extra}{shops}', encoding="utf-8")
     return path

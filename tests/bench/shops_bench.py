@@ -39,17 +39,12 @@ def data(folder: Path, shops: int, rows: int) -> list[str]:
 
 
 def config(folder: Path, exports: Path, ids: list[str]) -> Path:
-    text = 'output = "out"\n'
-    for shop in ids:
-        e = exports / shop
-        text += f'\n[[shops]]\nid = "{shop}"\n' + "".join(
-            f'{key} = "{e / (key + ".csv")}"\n'
-            for key in ("orders", "after_sales", "products", "costs", "commissions", "bill")
-        )
-        text += f'price_rules = "{REPO / "fixtures" / "price" / "rules.toml"}"\n'
+    from pipeline.fixtures import shops_config
+
+    rules = REPO / "fixtures" / "price" / "rules.toml"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pipeline.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text('output = "out"\n' + shops_config(exports, ids, rules), encoding="utf-8")
     return path
 
 
