@@ -56,7 +56,7 @@ LARGE_INPUT_BYTES = 256 * 2**20
 #: few batches, not by its files (10M order rows, 2.3 GB of CSV, peak at about 1 GiB).
 SHOP_MIB = 512
 LARGE_SHOP_MIB = 2048
-#: Deaths of a task's worker a LocalCluster's scheduler allows before failing the shop.
+#: Deaths of a task's workers a LocalCluster's scheduler allows; one more fails the shop.
 ALLOWED_FAILURES = 3
 #: How long (seconds) the driver tries to reach a scheduler, and waits for a first worker.
 CONNECT_TIMEOUT = 20
@@ -154,7 +154,8 @@ def _client(scheduler: str | None, workers: int, cores: int | None) -> Iterator[
 @contextlib.contextmanager
 def local_cluster(workers: int, cores: int | None = None) -> Iterator[Any]:
     """A LocalCluster of `workers` processes, one thread each, polars in each limited to
-    its share of the cores and `memory` declared as its share of the machine's (MiB)."""
+    its share of the cores, `memory` declared as its share of the machine's (MiB), the
+    pipeline imported before the first task."""
     import dask
     import psutil
     from distributed import LocalCluster
@@ -173,6 +174,7 @@ def local_cluster(workers: int, cores: int | None = None) -> Iterator[Any]:
             processes=True,
             threads_per_worker=1,
             resources={"memory": memory_mib},
+            preload=["pipeline.run"],  # imported as each worker starts, not by its first task
             dashboard_address=":0",  # a free port: never "8787 in use"
         ) as cluster:  # fmt: skip
             yield cluster

@@ -257,3 +257,17 @@ def test_an_exception_escaping_a_shop_fails_that_shop_alone(cluster, exports, tm
     ]  # fmt: skip
     assert rows[2][3].startswith("internal error (FileExistsError: ")
     assert workers_of(tmp_path / "out")[shops[1]].startswith("tcp://127.0.0.1:")
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(exports, tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.engines.CONNECT_TIMEOUT", 1)
+    out, shops = exports
+    config = write_config(tmp_path, (out, shops[:1]))
+    result = invoke(config, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines(keepends=True)[1:] == [
+        "Error: --scheduler tcp://127.0.0.1:1: cannot reach a Dask scheduler there (Timed out "
+        "trying to connect to tcp://127.0.0.1:1 after 1 s)\n",
+        "  hint: check the address (tcp://host:8786) and that the scheduler is running\n",
+    ]
+    assert not (tmp_path / "out" / "manifest.json").exists()
