@@ -71,7 +71,7 @@ run: venv
 
 lock:
 	rm -rf /tmp/doudian-lock && $(PYTHON) -m venv /tmp/doudian-lock
-	/tmp/doudian-lock/bin/pip install --quiet -e '.[dev,bench]'
+	/tmp/doudian-lock/bin/pip install --quiet -e '.[dev,bench,dask]'
 	( echo '# Exact versions installed by `make` (pip install -r requirements.lock). Regenerate with `make lock`.'; \
 	  /tmp/doudian-lock/bin/pip freeze --exclude-editable ) > requirements.lock
 
@@ -90,10 +90,17 @@ BENCH_ONLY ?=
 BENCH_LARGE_ONLY ?= settle/parquet,duckdb/parquet,floor/parquet
 BENCH_ARGS = --repeat $(BENCH_REPEAT) --seed $(BENCH_SEED) --dir $(BENCH_DIR)
 
-.PHONY: bench bench-large
+.PHONY: bench bench-large bench-shops
 
 bench: venv
 	$(PY) -m tests.bench.run_bench --rows $(BENCH_ROWS) $(BENCH_ARGS) $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 bench-large: venv
 	$(PY) -m tests.bench.run_bench --rows $(BENCH_LARGE_ROWS) $(BENCH_ARGS) --only $(BENCH_LARGE_ONLY)
+
+# Many shops: `doudian run` with the local engine and the dask engine (1 and 2 workers).
+BENCH_SHOPS ?= 1000
+BENCH_SHOP_ROWS ?= 2000
+
+bench-shops: venv
+	$(PY) -m tests.bench.shops_bench --shops $(BENCH_SHOPS) --rows-per-shop $(BENCH_SHOP_ROWS) --dir $(BENCH_DIR)

@@ -60,7 +60,32 @@ def _logger(fmt: str) -> Any:
     show_default=True,
     help="Log lines on stderr: readable text, or JSON for log collectors.",
 )
-def run_command(config_path: Path, on: dt.datetime | None, log_format: str) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Where the shops run: local (this process, one after another) or dask (one task per shop on a Dask cluster). Default: the config's engine, else local.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: the address of an existing Dask scheduler (tcp://host:8786). Default: the config's scheduler, else a local cluster started for the run.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --engine dask and no scheduler: the local cluster's worker processes (default: the config's workers, else 2).",
+)
+def run_command(
+    config_path: Path,
+    on: dt.datetime | None,
+    log_format: str,
+    engine: str | None,
+    scheduler: str | None,
+    workers: int | None,
+) -> None:
     """Run every configured stage for every shop of a config file: one cron entry.
 
     Each shop's stages run in order (validate, settle when due, reconcile when a bill is
@@ -68,19 +93,22 @@ def run_command(config_path: Path, on: dt.datetime | None, log_format: str) -> N
     stop the others. Outputs go to OUTPUT/SHOP/ and OUTPUT/manifest.json records
     inputs, outputs, timings and outcomes. Exit 0 when all is done, 3 when done with
     rejected rows or warnings, 1 when some stage failed, 75 when another run holds the
-    output folder's lock (nothing is done).
+    output folder's lock (nothing is done). With --engine dask each shop is a task on a
+    Dask cluster (docs/cluster.md); the outputs and the manifest are the same.
     """
+    from pipeline.engines import engine_for, with_choices
     from pipeline.run import load_config, run
 
-    config = load_config(config_path)
+    config = with_choices(load_config(config_path), engine, scheduler, workers)
+    shops_engine = engine_for(config)
     day = on.date() if on else dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     log = _logger(log_format)
     steps = len(config.shops)
     if sys.stderr.isatty() and log_format == "text":
         with click.progressbar(length=steps, label="doudian run", file=sys.stderr) as bar:
-            report = run(config, day, lambda *a, **k: None, bar)
+            report = run(config, day, lambda *a, **k: None, bar, shops_engine)
     else:
-        report = run(config, day, log, _NoProgress())
+        report = run(config, day, log, _NoProgress(), shops_engine)
     width = max((len(o.shop) for o in report.outcomes), default=4)
     for o in report.outcomes:
         click.echo(f"{o.shop:<{width}}  {o.stage:<22} {o.outcome:<9} {o.message}")

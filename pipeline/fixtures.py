@@ -61,6 +61,8 @@ KIND_STEMS = ("orders", "after_sales", "bill", "products", "costs", "commissions
 CLOSE_STEMS = ("bill_refunds", "fund_flow", "account_flow")
 #: the files with the bill's note row
 NOTED_STEMS = ("bill", "bill_refunds")
+#: the same, in the order a `doudian run` config lists a shop's files
+FILE_STEMS = ("orders", "after_sales", "products", "costs", "commissions", "bill")
 
 BILL_NOTE = "注：金额单位为元"
 
@@ -1007,3 +1009,16 @@ def split_by_shop(out_dir: str | Path) -> list[str]:
                     )
                 part.write_csv(fh, include_header=False)
     return sorted(shops)
+
+
+def shops_config(out_dir: str | Path, shops: list[str], price_rules: str | Path | None) -> str:
+    """The `[[shops]]` tables of a `doudian run` config over the exports `split_by_shop`
+    wrote into `out_dir` (absolute paths), each shop with `price_rules` when given."""
+    text = ""
+    for shop in shops:
+        folder = Path(out_dir) / shop
+        text += f'\n[[shops]]\nid = "{shop}"\n'
+        text += "".join(f'{stem} = "{folder / (stem + ".csv")}"\n' for stem in FILE_STEMS)
+        if price_rules is not None:
+            text += f'price_rules = "{price_rules}"\n'
+    return text

@@ -19,7 +19,7 @@ import os
 import re
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,13 @@ class RunConfig:
     stages: tuple[str, ...]
     shops: tuple[ShopConfig, ...]
     encoding: str | None = None
+    #: where the shops run: "local" (this process) or "dask" (pipeline/engines.py)
+    engine: str = "local"
+    scheduler: str | None = None  # a Dask scheduler's address; None: a LocalCluster
+    workers: int | None = None  # the LocalCluster's worker processes
+
+
+ENGINES = ("local", "dask")
 
 
 def load_config(path: Path) -> RunConfig:
@@ -108,7 +115,7 @@ def load_config(path: Path) -> RunConfig:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{where}: not a valid TOML file ({exc})") from None
     base = path.resolve().parent
-    known = {"output", "policy", "stages", "encoding", "shops"}
+    known = {"output", "policy", "stages", "encoding", "shops", "engine", "scheduler", "workers"}
     for key in data:
         if key not in known:
             raise UsageError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -125,6 +132,7 @@ def load_config(path: Path) -> RunConfig:
         raise UsageError(
             f"{where}: 'encoding' must be one of {', '.join(ENCODINGS)} (got {encoding!r})"
         )
+    engine = _engine_keys(data, where)
     policy = data.get("policy")
     if policy is not None and (base / policy).is_file():
         policy = os.path.normpath(base / policy)
@@ -162,7 +170,26 @@ def load_config(path: Path) -> RunConfig:
         stages=tuple(stages),
         shops=tuple(shops),
         encoding=encoding,
+        **engine,
     )
+
+
+def _engine_keys(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """The config's `engine`, `scheduler` and `workers` keys, checked."""
+    engine = data.get("engine", "local")
+    if engine not in ENGINES:
+        raise UsageError(f"{where}: 'engine' must be one of {', '.join(ENGINES)} (got {engine!r})")
+    scheduler = data.get("scheduler")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise UsageError(
+            f"{where}: 'scheduler' must be a Dask scheduler's address, as \"tcp://host:8786\""
+        )
+    workers = data.get("workers")
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise UsageError(
+            f"{where}: 'workers' must be a whole number of at least 1 (got {workers!r})"
+        )
+    return {"engine": engine, "scheduler": scheduler, "workers": workers}
 
 
 @dataclass
@@ -179,6 +206,8 @@ class StageOutcome:
 class RunReport:
     outcomes: list[StageOutcome] = field(default_factory=list)
     input_rows: dict[str, int] = field(default_factory=dict)
+    #: per shop, in the config's order: which worker ran it and how long it took
+    shops: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -237,6 +266,10 @@ class ShopOutcome:
     shop: str
     outcomes: list[StageOutcome]
     input_rows: dict[str, int] = field(default_factory=dict)
+    #: who ran the shop ("local": the driver's own process; a Dask worker's address) and
+    #: how long it took there; filled by the engine
+    worker: str = "local"
+    seconds: float = 0.0
 
 
 class _Shop:
@@ -558,6 +591,7 @@ def manifest(
         "seconds": round(seconds, 3),
         "exit_code": report.exit_code,
         "stages": [asdict(o) for o in report.outcomes],
+        "shops": report.shops,
         "inputs": inputs,
         "outputs": outputs,
     }
@@ -565,14 +599,19 @@ def manifest(
 
 #: An engine runs `run_shop(config, shop, on)` for each shop and yields the outcomes in
 #: the shops' order, telling `on_stage` of each stage's outcome (as it ends, or when
-#: the shop's outcome comes back).
-Engine = Callable[[RunConfig, dt.date, Callable[[StageOutcome], None]], Any]
+#: the shop's outcome comes back), with `worker` and `seconds` filled.
+Engine = Callable[[RunConfig, dt.date, Callable[[StageOutcome], None]], Iterator[ShopOutcome]]
 
 
-def local_engine(config: RunConfig, on: dt.date, on_stage: Callable[[StageOutcome], None]) -> Any:
-    """The shops one after another in this process."""
+def local_engine(
+    config: RunConfig, on: dt.date, on_stage: Callable[[StageOutcome], None]
+) -> Iterator[ShopOutcome]:
+    """The shops one after another in this process (worker "local")."""
     for shop in config.shops:
-        yield run_shop(config, shop, on, on_stage)
+        started = time.monotonic()
+        outcome = run_shop(config, shop, on, on_stage)
+        outcome.seconds = round(time.monotonic() - started, 3)
+        yield outcome
 
 
 def run(
@@ -612,7 +651,17 @@ def run(
         for shop in engine(config, on, log_stage):
             report.outcomes += shop.outcomes
             report.input_rows.update(shop.input_rows)
+            report.shops.append({"shop": shop.shop, "worker": shop.worker, "seconds": shop.seconds})
+            log("info", shop.shop, None, f"done by {shop.worker}", seconds=shop.seconds)
             progress.update(1)
+        removed = clear_leftovers(config.output)  # of a worker that died mid-shop
+        if removed:
+            log(
+                "warning",
+                None,
+                None,
+                f"removed {removed} temporary file(s) left by a worker that died",
+            )
         write_json(
             manifest(config, on, report, started, time.monotonic() - clock),
             config.output / MANIFEST,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fixtures import generate, split_by_shop
+from pipeline.fixtures import generate, shops_config, split_by_shop
 
 REPO = Path(__file__).resolve().parent.parent
 ON = "2026-11-01"
@@ -28,20 +28,9 @@ def exports(tmp_path_factory):
 
 
 def write_config(folder: Path, exports: Path, output: str = "out", extra: str = "") -> Path:
-    shops = ""
-    for shop in ("1000001", "1000002"):
-        e = exports / shop
-        shops += f"""
-[[shops]]
-id = "{shop}"
-orders = "{e / "orders.csv"}"
-after_sales = "{e / "after_sales.csv"}"
-products = "{e / "products.csv"}"
-costs = "{e / "costs.csv"}"
-commissions = "{e / "commissions.csv"}"
-bill = "{e / "bill.csv"}"
-price_rules = "{REPO / "fixtures" / "price" / "rules.toml"}"
-"""
+    shops = shops_config(
+        exports, ["1000001", "1000002"], REPO / "fixtures" / "price" / "rules.toml"
+    )
     path = folder / "pipeline.toml"
     path.write_text(f'output = "{output}"\n{extra}{shops}', encoding="utf-8")
     return path
@@ -106,11 +95,16 @@ def test_clean_run_outcomes_and_manifest(clean_run):
             "seconds",
             "exit_code",
             "stages",
+            "shops",
             "inputs",
             "outputs",
         ]
     )
     assert manifest["exit_code"] == 3 and manifest["run_date"] == ON
+    assert [(s["shop"], s["worker"]) for s in manifest["shops"]] == [
+        ("1000001", "local"), ("1000002", "local"),
+    ]  # fmt: skip
+    assert all(s["seconds"] > 0 for s in manifest["shops"])
     assert len(manifest["inputs"]) == 12 and all(
         i["rows"] and len(i["sha256"]) == 64 for i in manifest["inputs"]
     )
@@ -207,8 +201,10 @@ def test_json_logs(exports, tmp_path):
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines()]
     assert [(r["level"], r["shop"], r["stage"]) for r in records] == [
-        ("info", None, None), ("info", "1000001", "validate"), ("info", "1000002", "validate"),
+        ("info", None, None), ("info", "1000001", "validate"), ("info", "1000001", None),
+        ("info", "1000002", "validate"), ("info", "1000002", None),
     ]  # fmt: skip
+    assert records[2]["message"] == "done by local" and records[2]["seconds"] >= 0
 
 
 @pytest.mark.parametrize(
@@ -216,7 +212,7 @@ def test_json_logs(exports, tmp_path):
     [
         (
             'output = "out"\nshop = 1\n',
-            "unknown key 'shop' (known: encoding, output, policy, shops, stages)",
+            "unknown key 'shop' (known: encoding, engine, output, policy, scheduler, shops, stages, workers)",
         ),
         ('output = "out"\n', "at least one [[shops]] table is required"),
         (
