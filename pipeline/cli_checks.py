@@ -1,4 +1,4 @@
-"""`doudian check alliance | deposit | reopen`: the shop checks of domain.md 8.
+"""`doudian check alliance | deposit | reopen`: the shop checks (docs/checks.md).
 
 Each judges one shop from its options, or many from a file (`--shops FILE`, with
 `--out DIR` for the per-shop results). The stages are `pipeline.checks.jobs`, the

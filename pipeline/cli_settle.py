@@ -83,7 +83,7 @@ def settle(
     resettle,
 ):  # noqa: ANN001
     """Semi-monthly settlement: on the 1st, sub-orders received from the 16th to month
-    end with no after-sales; on the 16th, those of the 1st to 15th (domain.md S1-S7).
+    end with no after-sales; on the 16th, those of the 1st to 15th (docs/settlement.md).
 
     Writes OUT/settlement/PERIOD/ (statement.csv, statement.parquet, excluded.csv,
     summary.json, rejected/) and the period's ledger file OUT/ledger/PERIOD.parquet,

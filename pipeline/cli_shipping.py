@@ -1,4 +1,4 @@
-"""`doudian shipping-mode` and `doudian check tiered-shipping` (domain.md 6, issue 4):
+"""`doudian shipping-mode` and `doudian check tiered-shipping` (docs/shipping.md):
 options and outputs over `pipeline.shipping`."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Deterministic generator of realistic 抖店 back-office exports (test and benchmark data).
 
 `generate(out_dir, shops=..., orders=..., seed=...)` writes the six kinds the pipeline
-reads, as the back office exports them (see docs in `/work/shared/domain.md`, section 2):
+reads, as the back office exports them (as the README describes them):
 
 - ``orders.csv``       订单导出, one row per sub-order, SPEC headers plus a few extra
                        columns the pipeline ignores; ID cells prefixed by a tab.
@@ -75,7 +75,7 @@ SETTLED, UNBILLED = "_settled", "_unbilled"
 
 CATEGORIES = ("休闲食品", "服饰内衣", "鞋靴", "箱包", "彩妆香水", "营养保健", "酒类", "家居用品")
 CATEGORY_WEIGHTS = (0.20, 0.20, 0.10, 0.08, 0.12, 0.10, 0.05, 0.15)
-#: platform fee per category in basis points: the default policy of domain.md S6, so that
+#: platform fee per category in basis points: the default policy of the shipped default policy, so that
 #: the generated bill reconciles with a default-policy statement (bar the planted errors)
 FEE_BP = (300, 600, 600, 600, 500, 400, 300, 500)
 #: typical price per category, yuan

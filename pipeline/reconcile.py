@@ -1,4 +1,4 @@
-"""Reconciliation (domain.md section 5): our statement against the platform's 结算账单,
+"""Reconciliation: our statement against the platform's 结算账单,
 by 子订单号. Expected = our net over all lines of a sub-order in the period; billed = the
 bill's 结算金额 summed per 子订单号; difference = billed - expected (a missing side counts
 as 0). Each sub-order is `match`, `amount-mismatch`, `missing-in-bill` or

@@ -1,5 +1,5 @@
 """Shipping modes (发货模式) and bulk changes, with the 60-day spot-share guard
-(domain.md section 6; the rules and every choice made here: docs/shipping.md).
+.
 
 In: valid typed rows of the order export (`schemas.orders`) and of the product export
 (`schemas.products`, one row per SKU) as LazyFrames, an as-of date and a
@@ -26,13 +26,13 @@ from schemas.base import CHINA_TZ
 
 SPOT, TIERED, PRESALE = "现货发货", "阶梯发货", "全款预售"
 
-#: Exit codes of `shipping-mode` and `check tiered-shipping` (domain.md 6).
+#: Exit codes of `shipping-mode` and `check tiered-shipping`.
 EXIT_WARNING = EXIT_REJECTED
 
 #: Open-platform field values: presell_type and the spot part's delivery_delay_day.
 PRESELL_TYPE = {SPOT: 0, PRESALE: 1, TIERED: 2}
 DELIVERY_DELAY_DAY = {"当日发": 9999, "次日发": 1, "48小时": 2}
-#: The spot quantity of a tiered product ships in 48 hours (domain.md 6).
+#: The spot quantity of a tiered product ships in 48 hours.
 TIERED_SPOT_PROMISE = "48小时"
 
 #: Why a product is skipped, in the order they are decided.
@@ -201,7 +201,7 @@ class SpotShare:
         return self.total - self.spot
 
     def as_dict(self) -> dict[str, Any]:
-        """The `check tiered-shipping --json` object (domain.md 6)."""
+        """The `check tiered-shipping --json` object."""
         return {
             "spot_share": rounded_share(self.spot, self.total),
             "status": self.status,
@@ -416,7 +416,7 @@ def plan(
     spot_stock: SpotStock | None = None,
     keywords: tuple[str, ...] | None = None,
 ) -> Plan:
-    """Plan the shipping-mode change of every product (domain.md 6).
+    """Plan the shipping-mode change of every product.
 
     Candidates (on 现货发货, promise beyond spot_max_hours) that are custom go to 全款预售
     (always planned); the others to 阶梯发货 unless the shop is ineligible, in ascending
@@ -601,7 +601,7 @@ def skipped_frame(plan: Plan) -> pl.DataFrame:
 
 
 def summary(plan: Plan) -> dict[str, Any]:
-    """summary.json: exactly the keys of issue 4."""
+    """summary.json: the spot share, the projected share, the status and the counts."""
     counts = dict(plan.products.group_by("outcome").len().rows())
     reasons = dict(skipped_frame(plan).group_by("reason").len().rows())
     return {

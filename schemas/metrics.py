@@ -1,4 +1,4 @@
-"""店铺指标 (shop metrics) for the 精选联盟 entry check (domain.md 8): one row per shop.
+"""店铺指标 (shop metrics) for the 精选联盟 entry check: one row per shop.
 
 店铺评分 (DSR) and 近60天好评率 stay text in the canonical table (the `text` value type)
 and are read exactly by the two expressions below, which the stage uses too, so the

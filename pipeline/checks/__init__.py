@@ -1,4 +1,4 @@
-"""Shop checks from the seed (domain.md 8): 精选联盟 entry (`alliance`), the 保证金 amount
+"""Shop checks from the seed: 精选联盟 entry (`alliance`), the 保证金 amount
 (`deposit`), the reopening date and the deposit refund deadline (`reopen`).
 
 Each module is a pure stage: typed rules read from the policy, frames in, frames out.

@@ -1,4 +1,4 @@
-"""精选联盟 (alliance) entry: metrics rows in, one verdict per shop out (domain.md 8).
+"""精选联盟 (alliance) entry: metrics rows in, one verdict per shop out.
 
 In:  the valid rows of a metrics file (`schemas.metrics.Metrics`), and optionally the
      30-day GMV per shop computed from the orders (`gmv_from_orders`).

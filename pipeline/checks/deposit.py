@@ -1,4 +1,4 @@
-"""保证金 (deposit) per shop (domain.md 8).
+"""保证金 (deposit) per shop.
 
 In:  shops: shop_id, entity (主体类型), categories (list of first-level categories, in
      the order given), last_month_gmv (fen, may be null).

@@ -1,5 +1,5 @@
 """Closing a shop: the earliest reopening date and the deposit refund deadline
-(domain.md 8).
+.
 
 In:  closure dates (a frame with `closed_on`, a Date), the [shop] policy, a working-day
      calendar (weekends, plus an optional holidays file).

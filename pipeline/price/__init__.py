@@ -1,4 +1,4 @@
-"""Bulk price updates (批量改价, domain.md section 7).
+"""Bulk price updates (批量改价).
 
 `rules` reads and checks the TOML rules file into typed objects (a bad file is refused
 before any data is read); `engine` decides each SKU's new price with polars expressions

@@ -1,4 +1,4 @@
-"""The semi-monthly settlement (domain.md section 4, rules S2-S5) as one lazy polars plan.
+"""The semi-monthly settlement as one lazy polars plan.
 
 Every valid order row (one sub-order) gets exactly one outcome in a period run: a
 statement line (`sale`, `carry-over`, `clawback`) or an exclusion with one of the five
