@@ -9,10 +9,9 @@ day's closing balance the next day's opening balance (`pipeline.close.balance`).
 from __future__ import annotations
 
 import pandera.polars as pa
-import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, Timestamp, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 from schemas.fund_flow import DIRECTIONS, MOVEMENT
 
 SPEC = KindSpec(
@@ -31,19 +30,7 @@ SPEC = KindSpec(
 )
 
 
-class AccountFlow(pa.DataFrameModel):
-    """A valid account-flow row. Money in fen (动账金额 as written), times in China time."""
-
-    flow_time: Timestamp = pa.Field(nullable=False)
-    flow_id: str = pa.Field(nullable=False)
-    direction: str = pa.Field(nullable=False)
-    amount: pl.Int64 = pa.Field(nullable=False)
-    balance: pl.Int64 = pa.Field(nullable=False)
-    scene: str = pa.Field(nullable=True)
-    remark: str = pa.Field(nullable=True)
-    account: str = pa.Field(nullable=True)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check("direction", name="bad-direction")
     def _direction(cls, data):
         return checks.one_of(data, DIRECTIONS)
@@ -56,6 +43,7 @@ class AccountFlow(pa.DataFrameModel):
     def _money(cls, data):
         return checks.money_signed(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+AccountFlow = model_of(
+    SPEC, _Checks, """A valid account-flow row: money in fen, times in China time."""
+)

@@ -75,10 +75,12 @@ ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 class ColumnSpec:
     """One canonical column.
 
-    headers: the Chinese header and its aliases, in order of preference (the first one
-    present in a file is used). required: a key, the file must have the column for any
-    use (the value may still be empty when `nullable`). signed: money that may be
-    negative (fees in a bill).
+    headers: the Chinese header and its other names (a file with two of them side by
+    side is refused: which to use is unclear). fallback: older headers read only when
+    the file has none of `headers` (the full export carries both, with another meaning:
+    平台优惠 is the coupon, 平台实际承担优惠金额 the part the platform funds). required: a
+    key, the file must have the column for any use (the value may still be empty when
+    `nullable`). signed: money that may be negative (fees in a bill).
     """
 
     name: str
@@ -87,6 +89,7 @@ class ColumnSpec:
     required: bool = False
     nullable: bool = True
     signed: bool = False
+    fallback: tuple[str, ...] = ()
 
     @property
     def dtype(self) -> pl.DataType:

@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas import checks
-from schemas.base import KindSpec, Timestamp, col
+from schemas.base import KindSpec, RowChecks, col, model_of
 
 #: 动账方向 -> the sign of 动账金额
 DIRECTIONS = {"入账": 1, "出账": -1}
@@ -84,51 +84,7 @@ def signed_amount(amount: str = "amount", direction: str = "direction") -> pl.Ex
     return pl.col(amount).abs() * sign
 
 
-class FundFlow(pa.DataFrameModel):
-    """A valid fund-flow row. Money in fen as written (动账金额 unsigned: see
-    `signed_amount`), times in China time."""
-
-    flow_time: Timestamp = pa.Field(nullable=False)
-    flow_id: str = pa.Field(nullable=False)
-    direction: str = pa.Field(nullable=False)
-    amount: pl.Int64 = pa.Field(nullable=False)
-    account: str = pa.Field(nullable=True)
-    scene: str = pa.Field(nullable=True)
-    billing_type: str = pa.Field(nullable=True)
-    sub_order_id: str = pa.Field(nullable=True)
-    order_id: str = pa.Field(nullable=True)
-    after_sale_id: str = pa.Field(nullable=True)
-    created_at: Timestamp = pa.Field(nullable=True)
-    product_id: str = pa.Field(nullable=True)
-    order_type: str = pa.Field(nullable=True)
-    order_paid: pl.Int64 = pa.Field(nullable=True)
-    freight_paid: pl.Int64 = pa.Field(nullable=True)
-    platform_freight_subsidy: pl.Int64 = pa.Field(nullable=True)
-    platform_subsidy: pl.Int64 = pa.Field(nullable=True)
-    creator_subsidy: pl.Int64 = pa.Field(nullable=True)
-    payment_subsidy: pl.Int64 = pa.Field(nullable=True)
-    monthly_pay_subsidy: pl.Int64 = pa.Field(nullable=True)
-    order_refund: pl.Int64 = pa.Field(nullable=True)
-    platform_fee: pl.Int64 = pa.Field(nullable=True)
-    commission: pl.Int64 = pa.Field(nullable=True)
-    channel_share: pl.Int64 = pa.Field(nullable=True)
-    recruiter_fee: pl.Int64 = pa.Field(nullable=True)
-    offsite_promotion_fee: pl.Int64 = pa.Field(nullable=True)
-    other_share: pl.Int64 = pa.Field(nullable=True)
-    commission_waived: pl.Int64 = pa.Field(nullable=True)
-    other_platform_subsidy: pl.Int64 = pa.Field(nullable=True)
-    trade_in_deduction: pl.Int64 = pa.Field(nullable=True)
-    government_subsidy_advance: pl.Int64 = pa.Field(nullable=True)
-    bank_subsidy: pl.Int64 = pa.Field(nullable=True)
-    provider_commission: pl.Int64 = pa.Field(nullable=True)
-    commission_free: str = pa.Field(nullable=True)
-    remark: str = pa.Field(nullable=True)
-    product_name: str = pa.Field(nullable=True)
-    creator_id: str = pa.Field(nullable=True)
-    creator_name: str = pa.Field(nullable=True)
-    merchant_name: str = pa.Field(nullable=True)
-    shop_id: str = pa.Field(nullable=True)
-
+class _Checks(RowChecks):
     @pa.check(
         "sub_order_id", "order_id", "after_sale_id", "product_id", "creator_id", name="bad-id"
     )
@@ -147,6 +103,9 @@ class FundFlow(pa.DataFrameModel):
     def _money(cls, data):
         return checks.money_signed(data)
 
-    class Config:
-        strict = True
-        coerce = False
+
+FundFlow = model_of(
+    SPEC,
+    _Checks,
+    """A valid fund-flow row: money in fen (动账金额 as written, positive), times in China time.""",
+)

@@ -127,7 +127,7 @@ CASES: list[Case] = [
     refuses("orders_far_cell.xlsx",           "orders", "sheet '订单' reaches row 1,048,576 and column XFD (17,179,869,184 cells) but holds only 96: a stray cell far from the data"),
     refuses("orders_stray_cell.xlsx",         "orders", "sheet '订单' reaches row 1,000,000 and column X (24,000,000 cells) but holds only 96"),
     refuses("orders_merged_header.xlsx",      "orders", "sheet '订单' has merged header cells J1:K1 ('运费')"),
-    refuses("orders_two_aliases.csv",         "orders", "the headers '平台实际承担优惠金额' (column 11) and '平台优惠' (column 12) are two names of one column"),
+    refuses("orders_two_aliases.csv",         "orders", "the headers '商品单价' (column 8) and '商品金额' (column 9) are two names of one column"),
     rejects("orders_bad_time_values.csv",     "orders", 4, "bad-timestamp"),
     # -- after-sales --
     refuses("after_sales_orders_export.csv",  "after-sales", "missing required column 售后单号 (is this a 售后导出 export?)"),

@@ -60,13 +60,13 @@ def exports(tmp_path_factory):
 
 def test_run_reads_each_export_once_per_shop(exports, tmp_path, monkeypatch):
     opened: Counter[str] = Counter()
-    real = validate.open_export
+    real = validate.open_exports
 
     def counting(spec, path, **kw):
         opened[str(path)] += 1
         return real(spec, path, **kw)
 
-    monkeypatch.setattr(validate, "open_export", counting)
+    monkeypatch.setattr(validate, "open_exports", counting)
     config = run_module.load_config(write_config(tmp_path, exports))
     report = run_module.run(config, dt.date(2026, 11, 1), lambda *a, **k: None, NoProgress())
     ran = Counter(o.stage for o in report.outcomes if o.outcome in ("ok", "attention"))

@@ -759,9 +759,17 @@ def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = ""
         by_name.setdefault(normalize_header(h), []).append(i)
     positions: dict[str, int] = {}
     missing: list[str] = []
+    # a header that is another column's own name (货号 of item_no) is only a fallback
+    # alias elsewhere (of merchant_code): with both in the file, each keeps its own
+    own = {normalize_header(c.headers[0]): c.name for c in spec.columns}
     for column in spec.columns:
         aliases = dict.fromkeys(normalize_header(a) for a in column.headers)
-        found = [by_name[key] for key in aliases if key in by_name]
+        keys = [key for key in aliases if key in by_name]
+        if len(keys) > 1:
+            keys = [k for k in keys if own.get(k, column.name) == column.name] or keys[:1]
+        if not keys:  # an older name, read only when no current one is there
+            keys = [k for k in (normalize_header(a) for a in column.fallback) if k in by_name][:1]
+        found = [by_name[key] for key in keys]
         for where_found in found:
             if len(where_found) > 1:
                 cols = " and ".join(str(i + 1) for i in where_found)

@@ -579,8 +579,9 @@ def text_files() -> dict[str, bytes]:
     long_note = order(
         1, 61, 买家留言="送人的,包装好,一,二,三,四,五,六,七,八,九,十,十一,谢谢\r\n第二行"
     )
-    two_aliases = ORDER_HEADER[:11] + ["平台优惠"] + ORDER_HEADER[11:]
-    aliases_rows = [{**r, "平台优惠": r["平台实际承担优惠金额"]} for r in three]
+    price_at = ORDER_HEADER.index("商品单价") + 1
+    two_aliases = ORDER_HEADER[:price_at] + ["商品金额"] + ORDER_HEADER[price_at:]
+    aliases_rows = [{**r, "商品金额": r["商品单价"]} for r in three]
     zero_width = [h + "\u200b" if h == "运费" else h for h in ORDER_HEADER]
     bad_time_values = [
         order(0, 71, 订单完成时间="2026-10-15 23:59:60"),  # a leap second
