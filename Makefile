@@ -33,8 +33,8 @@ format: venv
 	$(VENV)/bin/ruff format pipeline schemas tests
 
 docs: venv
-	$(PY) -m pipeline.docs > docs/cli.md
-	$(PY) -m pipeline.docs readme
+	$(PY) -m pipeline.cli.docs > docs/cli.md
+	$(PY) -m pipeline.cli.docs readme
 
 demo: venv
 	$(DOUDIAN) fixtures --shops 3 --orders 20000 --seed 7 --out $(DEMO)/exports --per-shop

@@ -4,7 +4,7 @@ Headers: 动账时间, 动账流水号 (动帐流水号), 动账方向 (入账 /
 signed by 动账方向 as in the fund flow), 账户余额 (the balance after the movement), 动账场景,
 备注, and optionally 动账账户 and 店铺ID. The flow number is unique (`duplicate-flow`).
 Each row's balance must be the previous row's balance plus its signed amount, and each
-day's closing balance the next day's opening balance (`pipeline.close.balance`)."""
+day's closing balance the next day's opening balance (`pipeline.stages.close.balance`)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ import polars as pl
 
 CHINA_TZ = "Asia/Shanghai"
 
-#: Value types a cell can have. Each maps to one parser in `pipeline.clean`.
+#: Value types a cell can have. Each maps to one parser in `pipeline.canonical.cells`.
 ValueType = Literal["id", "text", "money", "int", "timestamp"]
 
 DTYPES: dict[str, pl.DataType] = {
@@ -120,7 +120,7 @@ class KindSpec:
     title: str  # the back office's name, e.g. "售后导出"
     columns: tuple[ColumnSpec, ...]
     #: rows right after the header that may hold a note instead of data (the bill's
-    #: row 2); dropped when they hold no ID (see pipeline.io.read)
+    #: row 2); dropped when they hold no ID (see pipeline.read.exports)
     skip_after_header: int = 0
     #: a column whose value must be unique, or a tuple of columns whose values together
     #: must be (a row with an empty part of such a key is not checked); later copies are

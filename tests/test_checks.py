@@ -843,10 +843,10 @@ def test_bad_policy_values_are_usage_errors(doudian, tmp_path, toml, message):
 
 def test_check_stages_are_library_functions(tmp_path):
     """The checks called directly (no click): a StageResult, settings named as tokens."""
-    from pipeline.checks import jobs
-    from pipeline.checks.deposit import DepositRules
     from pipeline.errors import UsageError
     from pipeline.policy import load_policy
+    from pipeline.stages.checks import jobs
+    from pipeline.stages.checks.deposit import DepositRules
 
     rules = DepositRules.from_policy(load_policy(None))
     one = jobs.deposit_one(rules, "企业", ["服饰", "珠宝文玩"])

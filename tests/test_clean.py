@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.clean import PARSERS, canonicalize, code_column
+from pipeline.canonical.cells import PARSERS, canonicalize, code_column
 from schemas import KINDS
 from schemas.base import ColumnSpec
 
@@ -120,7 +120,7 @@ def test_timestamps_are_china_time(cell, expected):
         "0000-01-01 10:00:00",
         "1999-12-31 23:59:59",
         "2100-01-01 00:00:00",
-        # a serial number is a date only in an XLSX number cell (pipeline.io.read)
+        # a serial number is a date only in an XLSX number cell (pipeline.read.exports)
         "46300",
         "46311.520891204",
     ],
@@ -177,12 +177,12 @@ def test_quick_timestamps_are_the_values_the_steps_give(cells):
     slow = dict(PARSERS)
     slow["timestamp"] = replace(PARSERS["timestamp"], quick=None)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("pipeline.clean.PARSERS", slow)
+        mp.setattr("pipeline.canonical.cells.PARSERS", slow)
         steps = canonicalize(frame, spec)
     assert eager.equals(steps)
     assert lazy.equals(steps)
     clean = frame.filter(pl.col("x").str.contains(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("pipeline.clean.PARSERS", slow)
+        mp.setattr("pipeline.canonical.cells.PARSERS", slow)
         clean_steps = canonicalize(clean, spec)
     assert canonicalize(clean, spec).equals(clean_steps)

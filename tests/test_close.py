@@ -9,11 +9,11 @@ import json
 import polars as pl
 import pytest
 
-from pipeline.close.checks import bill_checks
-from pipeline.close.job import close_period
-from pipeline.close.policy import CloseRules
 from pipeline.errors import UsageError
 from pipeline.policy import Policy, load_policy
+from pipeline.stages.close.checks import bill_checks
+from pipeline.stages.close.job import close_period
+from pipeline.stages.close.policy import CloseRules
 from schemas import KINDS
 
 RULES = CloseRules.from_policy(load_policy())

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.fixtures import generate, shops_config, split_by_shop
+from pipeline.demo.generator import generate, shops_config, split_by_shop
 
 distributed = pytest.importorskip("distributed")
 
@@ -87,7 +87,7 @@ def local_run(exports, tmp_path_factory):
 def cluster():
     """A LocalCluster of 2 worker processes, as the engine starts one, shared by the
     tests that pass its address as --scheduler."""
-    from pipeline.engines import local_cluster
+    from pipeline.orchestrate.engines import local_cluster
 
     with local_cluster(2) as running, distributed.Client(running) as client:
         yield running.scheduler_address, client
@@ -203,8 +203,8 @@ def _wait_idle(client) -> None:
 
 
 def test_engine_settings_in_the_config(exports, tmp_path):
-    from pipeline.engines import engine_for, with_choices
-    from pipeline.run import load_config, local_engine
+    from pipeline.orchestrate.engines import engine_for, with_choices
+    from pipeline.orchestrate.run import load_config, local_engine
 
     config = load_config(write_config(tmp_path, exports, 'engine = "dask"\nworkers = 3\n'))
     assert (config.engine, config.scheduler, config.workers) == ("dask", None, 3)
@@ -260,7 +260,7 @@ def test_an_exception_escaping_a_shop_fails_that_shop_alone(cluster, exports, tm
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(exports, tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.engines.CONNECT_TIMEOUT", 1)
+    monkeypatch.setattr("pipeline.orchestrate.engines.CONNECT_TIMEOUT", 1)
     out, shops = exports
     config = write_config(tmp_path, (out, shops[:1]))
     result = invoke(config, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1")

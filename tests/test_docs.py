@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli import main
-from pipeline.docs import _commands, cli_reference, readme
+from pipeline.cli.docs import _commands, cli_reference, readme
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline import fixtures
-from pipeline.fixtures import generate
+from pipeline.demo import generator as fixtures
+from pipeline.demo.generator import generate
 from pipeline.policy import default_words
 from schemas import after_sales, bill, commissions, costs, orders, products
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.fixtures import generate, split_by_shop
-from pipeline.fixtures_funds import ACCOUNT_HEADERS, FUND_HEADERS, OTHER_MONEY
+from pipeline.demo.funds import ACCOUNT_HEADERS, FUND_HEADERS, OTHER_MONEY
+from pipeline.demo.generator import generate, split_by_shop
 
 DEMO = dict(shops=3, orders=20_000, seed=7)
 FUND_30 = (

@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.io import archive
+from pipeline.read import archive
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 REPO = CORPUS.parents[1]
@@ -430,7 +430,7 @@ def test_outputs_respect_the_umask(validate, tmp_path: Path, umask: int, mode: i
 def test_full_disk_is_named(validate, tmp_path: Path, monkeypatch) -> None:
     """Every temporary output file is a link to /dev/full: the real write fails with
     ENOSPC, and the message says so, naming the output (exit 1, no internal error)."""
-    import pipeline.io.write as write
+    import pipeline.write.files as write
 
     def full(final: Path) -> Path:
         link = final.parent / f".{final.name}.full.tmp"
@@ -446,15 +446,15 @@ def test_full_disk_is_named(validate, tmp_path: Path, monkeypatch) -> None:
 
 
 def test_not_listed_is_in_the_catalogue() -> None:
-    from pipeline.findings import CODES
-    from pipeline.listing import LISTED_ROWS, NO_SECONDS, NOT_LISTED
+    from pipeline.validation.findings import CODES
+    from pipeline.validation.listing import LISTED_ROWS, NO_SECONDS, NOT_LISTED
 
     assert LISTED_ROWS == 10_000
     assert CODES[NOT_LISTED][0] == "note" and CODES[NO_SECONDS][0] == "warning"
 
 
 def test_a_bytes_path_is_read_and_named_escaped(tmp_path: Path) -> None:
-    from pipeline.io.read import open_exports
+    from pipeline.read.exports import open_exports
     from schemas import KINDS
 
     path = os.fsencode(tmp_path) + b"/" + GBK_NAME

@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.fixtures import generate
-from pipeline.settle.ledger import Ledger
+from pipeline.demo.generator import generate
+from pipeline.stages.settle.ledger import Ledger
 
 REPO = Path(__file__).resolve().parent.parent
 H1, H2, NOV = "2026-10-H1", "2026-10-H2", "2026-11-H1"
@@ -80,7 +80,7 @@ def assert_invariant(out: Path, refunded: pl.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def refunded(exports, tmp_path_factory) -> pl.DataFrame:
     """Refunded goods (fen) per sub-order in the after-sales export, as validated."""
-    from pipeline.validate import validate_files
+    from pipeline.validation.checker import validate_files
 
     out = tmp_path_factory.mktemp("v")
     validate_files(

@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 from conftest import FIXTURES
 
-from pipeline.price.engine import REASONS, decide, glob_regex
-from pipeline.price.rules import parse_rules
+from pipeline.stages.price.engine import REASONS, decide, glob_regex
+from pipeline.stages.price.rules import parse_rules
 
 PRICE = FIXTURES / "price"
 PRODUCTS = "fixtures/price/products.csv"
@@ -980,7 +980,7 @@ def test_price_has_help():
 
 
 def test_preview_is_capped_and_says_how_many_more():
-    from pipeline.price.outputs import preview
+    from pipeline.stages.price.outputs import preview
 
     rules = rules_of("[[rule]]\nname = 'up'\namount = 1\n")
     decided = decide(product_frame([{"price": 100 + i} for i in range(5)]), cost_frame([]), rules)

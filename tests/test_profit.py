@@ -12,10 +12,10 @@ import pytest
 
 from pipeline.errors import UsageError
 from pipeline.policy import Policy, load_policy
-from pipeline.profit import ProfitPolicy, profit_period
-from pipeline.settle.engine import STATEMENT_COLUMNS
-from pipeline.settle.money import cost_floor
-from pipeline.settle.periods import Period
+from pipeline.stages.profit import ProfitPolicy, profit_period
+from pipeline.stages.settle.engine import STATEMENT_COLUMNS
+from pipeline.stages.settle.money import cost_floor
+from pipeline.stages.settle.periods import Period
 
 CN = ZoneInfo("Asia/Shanghai")
 OCT_H1 = Period(2026, 10, 1)
@@ -267,7 +267,7 @@ def settle_generated(doudian, exports: Path, out: Path, periods: tuple[str, ...]
 
 @pytest.mark.parametrize("seed", [3, 11])
 def test_conservation_on_generated_data(tmp_path, doudian, seed):
-    from pipeline.fixtures import generate
+    from pipeline.demo.generator import generate
 
     exports, out = tmp_path / "exports", tmp_path / "out"
     generate(exports, shops=3, orders=4000, seed=seed)
@@ -317,7 +317,7 @@ def write_policy(tmp_path: Path) -> Path:
 
 def test_cli_profit_outputs_and_totals(tmp_path, doudian):
     """The generated demo-like data (2 shops, 3,000 orders, seed 7): exact totals."""
-    from pipeline.fixtures import generate
+    from pipeline.demo.generator import generate
 
     exports, out = tmp_path / "exports", tmp_path / "out"
     generate(exports, shops=2, orders=3000, seed=7)

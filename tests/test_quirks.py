@@ -27,8 +27,8 @@ from conftest import FIXTURES, REPO, read_findings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pipeline.io.read as read
-from pipeline.io.read import _row_end, open_export
+import pipeline.read.exports as read
+from pipeline.read.exports import _row_end, open_export
 from schemas import KINDS
 
 CST = ZoneInfo("Asia/Shanghai")

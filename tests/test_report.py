@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipeline.io.xlsx import Sheet, write_workbook
+from pipeline.write.xlsx import Sheet, write_workbook
 
 PERIOD = "2026-10-H1"
 
@@ -58,7 +58,7 @@ def outputs(tmp_path_factory):
     from click.testing import CliRunner
 
     from pipeline.cli import main
-    from pipeline.fixtures import generate
+    from pipeline.demo.generator import generate
 
     root = tmp_path_factory.mktemp("report")
     exports, out = root / "exports", root / "out"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.fixtures import generate, shops_config, split_by_shop
+from pipeline.demo.generator import generate, shops_config, split_by_shop
 
 REPO = Path(__file__).resolve().parent.parent
 ON = "2026-11-01"
@@ -247,7 +247,7 @@ def test_config_errors_exit_2_naming_the_key(tmp_path, text, message):
 
 HOLD = """import sys, time
 from pathlib import Path
-from pipeline.locking import output_lock
+from pipeline.orchestrate.locking import output_lock
 with output_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)
@@ -326,7 +326,7 @@ def test_clean_up_removes_only_what_this_tool_left(doudian, tmp_path):
     """The user's dot-files that look like temporary names survive `doudian run`; the
     marked scratch folder and the temporary file a killed command left are removed, and
     a marked folder still in use is not."""
-    from pipeline.locking import SCRATCH_MARK, clear_leftovers, in_use
+    from pipeline.orchestrate.locking import SCRATCH_MARK, clear_leftovers, in_use
 
     out = tmp_path / "out"
     mine = [out / ".staging-x" / "notes.txt", out / ".foo.tmp", out / ".settle-old" / "a.csv",

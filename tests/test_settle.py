@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.settle.engine import (
+from pipeline.stages.settle.engine import (
     KEY,
     LEDGER_SCHEMA,
     _rows_with_key,
@@ -21,9 +21,9 @@ from pipeline.settle.engine import (
     settle,
     sub_order_key,
 )
-from pipeline.settle.money import fee, round_half_up_div
-from pipeline.settle.periods import Period
-from pipeline.settle.policy import SettlementPolicy
+from pipeline.stages.settle.money import fee, round_half_up_div
+from pipeline.stages.settle.periods import Period
+from pipeline.stages.settle.policy import SettlementPolicy
 from schemas import KINDS
 
 CN = ZoneInfo("Asia/Shanghai")

@@ -37,8 +37,8 @@ import polars as pl
 import pytest
 from conftest import FIXTURES
 
-from pipeline import shipping
 from pipeline.policy import load_policy
+from pipeline.stages.shipping import plan as shipping
 
 CST = ZoneInfo("Asia/Shanghai")
 PRODUCTS = "fixtures/shipping/products.csv"

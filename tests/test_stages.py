@@ -12,28 +12,28 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import run as run_module
-from pipeline import validate
+from pipeline.demo.generator import generate, split_by_shop
 from pipeline.errors import UsageError
-from pipeline.fixtures import generate, split_by_shop
+from pipeline.orchestrate import run as run_module
 from pipeline.outcome import EXITS, STATUS_EXIT, StageResult
+from pipeline.validation import checker as validate
 from tests.test_run import write_config
 
 REPO = Path(__file__).resolve().parent.parent
 LIBRARY = (
-    "pipeline.run",
-    "pipeline.inputs",
-    "pipeline.validate",
-    "pipeline.report",
+    "pipeline.orchestrate.run",
+    "pipeline.validation.staging",
+    "pipeline.validation.checker",
+    "pipeline.validation.report",
     "pipeline.outcome",
-    "pipeline.settle.job",
-    "pipeline.reconcile",
-    "pipeline.shipping_job",
-    "pipeline.price.job",
-    "pipeline.checks.alliance",
-    "pipeline.checks.deposit",
-    "pipeline.checks.reopen",
-    "pipeline.fixtures",
+    "pipeline.stages.settle.job",
+    "pipeline.stages.reconcile",
+    "pipeline.stages.shipping.job",
+    "pipeline.stages.price.job",
+    "pipeline.stages.checks.alliance",
+    "pipeline.stages.checks.deposit",
+    "pipeline.stages.checks.reopen",
+    "pipeline.demo.generator",
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.fixtures import generate
+from pipeline.demo.generator import generate
 
 KIND_FILES = {
     "orders": "orders",
@@ -60,8 +60,8 @@ def test_a_corrected_copy_after_a_broken_one_is_kept(doudian, tmp_path):
 
 def test_batches_do_not_change_the_result(tmp_path, exports, monkeypatch):
     """Nor do the groups of keys the duplicate check takes per pass."""
-    from pipeline import validate
-    from pipeline.validate import validate_files
+    from pipeline.validation import checker as validate
+    from pipeline.validation.checker import validate_files
 
     outputs = []
     for batch_rows, key_bucket_rows in ((1_000_000, 4_000_000), (333, 500)):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from pipeline.io.sheets import column_letters
+from pipeline.read.sheets import column_letters
 
 HERE = Path(__file__).resolve().parent
 

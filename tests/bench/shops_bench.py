@@ -3,7 +3,7 @@ dask engine (a LocalCluster of 1 and of 2 worker processes).
 
     python -m tests.bench.shops_bench --shops 1000 --rows-per-shop 2000 --dir bench
 
-Data: `pipeline.fixtures.generate` (shops x rows-per-shop order rows) split per shop,
+Data: `pipeline.demo.generator.generate` (shops x rows-per-shop order rows) split per shop,
 cached in DIR/shops/s{shops}-r{rows}/. Each run is a child `doudian run` over every
 shop, all six stages, on a settlement day, in a fresh output folder; wall time is
 measured around the child. An engine's own time per shop is (the manifest's run time -
@@ -28,7 +28,7 @@ ON = "2026-11-01"
 
 
 def data(folder: Path, shops: int, rows: int) -> list[str]:
-    from pipeline.fixtures import generate, split_by_shop
+    from pipeline.demo.generator import generate, split_by_shop
 
     done = folder / "shops.json"
     if done.is_file():
@@ -41,7 +41,7 @@ def data(folder: Path, shops: int, rows: int) -> list[str]:
 
 
 def config(folder: Path, exports: Path, ids: list[str]) -> Path:
-    from pipeline.fixtures import shops_config
+    from pipeline.demo.generator import shops_config
 
     rules = REPO / "fixtures" / "price" / "rules.toml"
     folder.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def timed_run(path: Path, *args: str) -> dict:
 def cluster_start(workers: int) -> float:
     from distributed import Client
 
-    from pipeline.engines import local_cluster
+    from pipeline.orchestrate.engines import local_cluster
 
     started = time.monotonic()
     with local_cluster(workers) as cluster, Client(cluster) as client:

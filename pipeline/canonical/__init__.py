@@ -1,0 +1,1 @@
+"""Canonicalising: the polars expressions that turn text cells into IDs, fen and China times."""

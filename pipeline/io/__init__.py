@@ -1,1 +1,0 @@
-"""Reading export files into raw tables and writing outputs atomically."""

@@ -1,0 +1,1 @@
+"""Orchestration: `doudian run` over many shops, the output-root lock, the engines."""

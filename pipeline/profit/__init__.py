@@ -1,6 +1,0 @@
-"""Profit per settled line, SKU and shop (`doudian profit`)."""
-
-from pipeline.profit.job import ProfitResult, profit_period
-from pipeline.profit.policy import ProfitPolicy
-
-__all__ = ["ProfitPolicy", "ProfitResult", "profit_period"]

@@ -1,0 +1,799 @@
+"""Reading one export file into a raw table of text cells.
+
+`open_exports` reads the header and returns a `RawExport` (one per member of a zip archive,
+`pipeline.read.archive`) whose `batches` yields the rows
+in order, a bounded number at a time, as DataFrames with one String column per canonical
+column of the kind (null when an optional column is absent from the file) and `__row`,
+the row number as a spreadsheet shows it (header = row 1). Headers are matched by name
+through the kind's aliases (`schemas.base.normalize_header`); unknown columns are ignored.
+
+Formats: CSV (UTF-8 with or without BOM, GB18030/GBK: detected from the header, which
+is always Chinese, or forced with `encoding`), XLSX (the first visible sheet, or `sheet`;
+its extent checked first, `pipeline.read.sheets`), Parquet, and zip archives of CSV and XLSX
+files. An input must be a regular file (`check_input_file`); a name that is not UTF-8 is
+shown escaped (`display_name`). Blank lines at the end of a CSV are not rows.
+
+A CSV file is cut into blocks of whole rows (at a line end outside quotes: an even
+number of `"` before it), each parsed by polars on its own; a GB18030 block is
+transcoded to UTF-8 first (a line end is never part of a GB18030 character). Memory
+then depends on the block size, not on the file: polars' own streaming reader reads
+ahead of a slower consumer without bound. A Parquet file is read a slice of rows at a
+time; a workbook is loaded whole (fastexcel reads sheets whole).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError, first_line
+from pipeline.parallel import ordered_map
+from pipeline.read.archive import Member, archive_members, is_zip
+from pipeline.read.sheets import (
+    SheetInfo,
+    column_letters,
+    is_workbook,
+    sheet_extent,
+    workbook_sheets,
+)
+from schemas.base import KindSpec, normalize_header
+
+HEAD_BYTES = 1 << 16
+#: Bytes of CSV per block (whole rows): about 200,000 order rows.
+CSV_BLOCK_BYTES = 1 << 26
+ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "gb18030": "gb18030",
+    "gbk": "gb18030",  # GB18030 is a superset of GBK and GB2312
+    "gb2312": "gb18030",
+}
+ENCODING_HINT = "pass {opt:encoding} utf-8 or {opt:encoding} gb18030 to say which it is"
+#: A CSV row with more cells than the header (an unquoted comma in a title, say) is read
+#: into spare columns, so the row can be rejected (`extra-cells`) instead of the file.
+SPARE = "__spare"
+SPARE_COLUMNS = 16
+EXTRA = "__extra"
+EXTRA_HEADER = "(cells past the last column)"
+#: A quote left open in a cell (a 买家留言 that starts with ") makes the CSV reader take
+#: the following lines as part of that cell: whole rows vanish into it. A cell holding a
+#: line break and at least half a row's worth of commas is such a cell; its row is
+#: rejected (`cell-spans-rows`) so that nothing disappears silently.
+SPANS = "__spans"
+SPANS_HEADER = "(a quoted cell that spans several rows)"
+
+
+@dataclass
+class RawExport:
+    """One file: its rows (in batches) and what was learnt reading its header."""
+
+    path: str
+    headers: dict[str, str]  # canonical name -> header text found in the file
+    format: str  # csv, xlsx, parquet
+    encoding: str | None
+    #: the file's rows in order, about `rows` at a time (see the module doc)
+    batches: Callable[[int], Iterator[pl.DataFrame]]
+    header: tuple[str, ...] = ()  # the file's header row as written
+    present: frozenset[str] = frozenset()  # canonical columns the file has (or --shop-id)
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """The file's name for messages and findings. A name that is not UTF-8 (GBK bytes,
+    common after unzipping an archive made on Chinese Windows) keeps its odd bytes as
+    escapes (`\\xb6\\xa9.csv`); the file itself is still read."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def check_input_file(path: str | os.PathLike[str], name: str | None = None) -> os.stat_result:
+    """`os.stat` of an input, without opening it: an InputError unless it is a regular
+    file holding some bytes (a folder, a FIFO or a device such as `/dev/zero` behind a
+    link would be read for ever, or not at all)."""
+    name = display_name(path) if name is None else name
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except OSError as exc:
+        raise InputError(name, f"cannot be used ({_os_reason(exc)})") from None
+    kind = next((w for test, w in _NOT_FILES if test(st.st_mode)), None)
+    if kind is not None:
+        raise InputError(name, f"is {kind}, not a file", "give the path of an export file")
+    if st.st_size == 0:
+        raise InputError(name, "the file is empty (0 bytes): export it again")
+    return st
+
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _os_reason(exc: OSError) -> str:
+    """`permission denied`, `is a folder`...: an OSError in a few words."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or first_line(exc)).lower()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where an export's bytes are: a file, or a member of a zip archive."""
+
+    name: str
+    path: Path
+    member: Member | None = None
+
+    def head(self) -> bytes:
+        try:
+            if self.member is not None:
+                return self.member.head(HEAD_BYTES)
+            with open(self.path, "rb") as fh:
+                return fh.read(HEAD_BYTES)
+        except OSError as exc:
+            raise InputError(self.name, f"cannot be read ({_os_reason(exc)})") from None
+
+    def data(self) -> bytes:
+        """All the bytes (a workbook is loaded whole anyway)."""
+        return self.member.read() if self.member is not None else self.path.read_bytes()
+
+    @contextlib.contextmanager
+    def on_disk(self) -> Iterator[Path]:
+        """A path a library can open: the file (through its descriptor when its name is
+        not UTF-8, which a library written in Rust cannot take), or the member
+        unpacked to a temporary file."""
+        if self.member is not None:
+            with self.member.extracted() as path:
+                yield path
+            return
+        try:
+            str(self.path).encode("utf-8")
+        except UnicodeEncodeError:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                yield Path(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+            return
+        yield self.path
+
+
+def open_exports(
+    spec: KindSpec,
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    shop_id: str | None = None,
+) -> list[RawExport]:
+    """Open `path` as exports of kind `spec`: one for a file, one per CSV or XLSX member
+    (in name order) for a zip archive (`pipeline.read.archive`). Headers are read and
+    matched now (an InputError for a file that cannot be used at all)."""
+    name = display_name(path)
+    p = Path(os.fsdecode(path))
+    check_input_file(p, name)
+    head = _Source(name, p).head()
+    if is_zip(head) and not _zip_is_workbook(name, p):
+        sources = [_Source(m.name, p, m) for m in archive_members(name, p)]
+    else:
+        sources = [_Source(name, p)]
+    return [_open(spec, source, encoding, sheet, shop_id) for source in sources]
+
+
+def open_export(
+    spec: KindSpec,
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    shop_id: str | None = None,
+) -> RawExport:
+    """Open `path` as one export of kind `spec` (a zip archive must hold exactly one)."""
+    raws = open_exports(spec, path, encoding=encoding, sheet=sheet, shop_id=shop_id)
+    if len(raws) != 1:
+        names = ", ".join(r.path for r in raws)
+        raise InputError(display_name(path), f"holds {len(raws)} exports ({names}): give one")
+    return raws[0]
+
+
+def _zip_is_workbook(name: str, p: Path) -> bool:
+    try:
+        with zipfile.ZipFile(p) as zf:
+            return is_workbook(zf)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return True  # a damaged zip: refused as a damaged workbook
+
+
+def _open(
+    spec: KindSpec, source: _Source, encoding: str | None, sheet: str | None, shop_id: str | None
+) -> RawExport:
+    """One export's header, read and matched; its rows when `batches` is iterated (an
+    InputError there for a file broken past its header)."""
+    name = source.name
+    head = source.head()
+    fmt = _format_of(head)
+    if fmt == "xls":
+        raise InputError(
+            name, "an old .xls workbook cannot be read", "open it in Excel and save as .xlsx or CSV"
+        )
+    if source.member is not None:
+        if is_zip(head) and not source.member.filename.lower().endswith(".xlsx"):
+            raise InputError(name, "is a zip inside the zip archive: unpack it first")
+        if fmt == "parquet":
+            raise InputError(
+                name, "is neither CSV nor XLSX: only CSV and XLSX files are read from a zip"
+            )
+    where = ""
+    enc = None
+    if fmt == "xlsx":
+        cells, header, sheet_name, numeric = _read_xlsx(name, source.data(), sheet)
+        where = f" (sheet {sheet_name!r})"
+    elif fmt == "parquet":
+        with source.on_disk() as on_disk:
+            header = _parquet_header(name, on_disk)
+    else:
+        enc = _csv_encoding(name, head, encoding)
+        header, data_start = _csv_header(name, head, enc)
+    positions = _match_headers(name, spec, header, where)
+    headers = {}
+    for column in spec.columns:
+        pos = positions.get(column.name)
+        if pos is not None:
+            headers[column.name] = header[pos]
+        elif column.name == "shop_id" and shop_id is not None:
+            headers[column.name] = "店铺ID"
+        else:
+            headers[column.name] = column.headers[0]
+    headers[EXTRA] = EXTRA_HEADER
+    headers[SPANS] = SPANS_HEADER
+
+    def pick(cells: pl.DataFrame, offset: int, quoted: bool) -> pl.DataFrame:
+        """The kind's columns of a block of cells `c0`... whose first row is data row
+        `offset` (0-based) of the file."""
+        return _pick(spec, cells, offset, header, positions, shop_id, quoted)
+
+    if fmt == "xlsx":
+        table = _mark_numeric_cells(cells, numeric, spec, positions).collect()
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            for offset in range(0, table.height, rows):
+                yield pick(table.slice(offset, rows), offset, False)
+
+    elif fmt == "parquet":
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            used = set(positions.values())
+            with source.on_disk() as on_disk:
+                blocks = _parquet_blocks(on_disk, rows, used)
+                yield from (pick(block, offset, False) for offset, block in blocks)
+
+    else:
+
+        def batches(rows: int) -> Iterator[pl.DataFrame]:
+            offset = 0
+            used = sorted(set(positions.values()))
+            with source.on_disk() as on_disk:
+                blocks = _csv_blocks(name, on_disk, data_start, enc, len(header), used, rows)
+                for block, quoted in blocks:
+                    for start in range(0, block.height, rows):
+                        yield pick(block.slice(start, rows), offset + start, quoted)
+                    offset += block.height
+
+    present = frozenset(positions) | ({"shop_id"} & set(headers) if shop_id is not None else set())
+    return RawExport(name, headers, fmt, enc, batches, tuple(header), present)
+
+
+def _pick(
+    spec: KindSpec,
+    cells: pl.DataFrame,
+    offset: int,
+    header: list[str],
+    positions: dict[str, int],
+    shop_id: str | None,
+    quoted: bool,
+) -> pl.DataFrame:
+    frame = cells.with_row_index("__idx", offset=offset)
+    if spec.skip_after_header and offset < spec.skip_after_header:
+        frame = frame.filter(~_is_note_row(spec, positions))
+    selected = [pl.col("__idx").cast(pl.Int64).add(2).alias("__row")]
+    for column in spec.columns:
+        pos = positions.get(column.name)
+        if pos is not None:
+            selected.append(pl.col(f"c{pos}").cast(pl.String).alias(column.name))
+        elif column.name == "shop_id" and shop_id is not None:
+            selected.append(pl.lit(shop_id, pl.String).alias(column.name))
+        else:
+            selected.append(pl.lit(None, pl.String).alias(column.name))
+    names = [c for c in cells.columns if c.startswith(("c", SPARE))]
+    if quoted:
+        selected.append(_spanning_cell(names, header).alias(SPANS))
+    else:
+        selected.append(pl.lit(None, pl.String).alias(SPANS))
+    spare = [c for c in names if c.startswith(SPARE)]
+    filled = [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)) for c in spare]
+    extra = pl.concat_str(filled, separator=",", ignore_nulls=True) if spare else None
+    if extra is None:
+        selected.append(pl.lit(None, pl.String).alias(EXTRA))
+    else:
+        selected.append(pl.when(extra.str.len_bytes() > 0).then(extra).otherwise(None).alias(EXTRA))
+    return frame.select(selected)
+
+
+def _spanning_cell(names: list[str], header: list[str]) -> pl.Expr:
+    """`header: start of the cell` of the first cell that swallowed rows, else null."""
+    enough = max(3, len(header) - 1)
+    found = []
+    for name in names:
+        cell = pl.col(name)
+        spans = cell.str.contains("\n", literal=True) & (
+            cell.str.count_matches(",", literal=True) >= enough
+        )
+        label = header[int(name[1:])] if name.startswith("c") and name[1:].isdigit() else "?"
+        found.append(pl.when(spans).then(pl.lit(f"{label}: ") + cell.str.slice(0, 60)))
+    return pl.coalesce(found)
+
+
+def _is_note_row(spec: KindSpec, positions: dict[str, int]) -> pl.Expr:
+    """The rows right after the header that the platform fills with a note (the bill's
+    row 2). Such a row is dropped only when none of the kind's required ID columns holds
+    anything like an ID: a file saved without its note row loses nothing."""
+    keys = [c.name for c in spec.columns if c.type == "id" and c.required]
+    cells = [pl.col(f"c{positions[k]}").str.strip_chars("\t '\"=") for k in keys]
+    has_id = pl.any_horizontal([c.str.contains(r"^[0-9.eE+]+$").fill_null(False) for c in cells])
+    return (pl.col("__idx") < spec.skip_after_header) & ~has_id
+
+
+def _mark_numeric_cells(
+    cells: pl.LazyFrame, numeric: pl.DataFrame, spec: KindSpec, positions: dict[str, int]
+) -> pl.LazyFrame:
+    """Number cells of a workbook in ID and time columns. An ID in a number cell has
+    been through a binary float (Excel keeps 15 digits): its text would look like a
+    valid ID with the wrong last digits, so it is shown as Excel does (6.93881E+18) and
+    rejected as `id-scientific-notation`. A number in a time column is an Excel serial
+    date (days since 1899-12-30, what a date cell holds without its format): it becomes
+    the time it stands for, to the second. Text cells are left as they are (a CSV's
+    `46300` is not a date)."""
+    exprs = []
+    for column in spec.columns:
+        pos = positions.get(column.name)
+        if column.type not in ("id", "timestamp") or pos is None:
+            continue
+        if f"c{pos}" not in numeric.columns:
+            continue
+        is_number = pl.col(f"__num{pos}").fill_null(False)
+        text = pl.col(f"c{pos}").str.strip_chars()
+        value = (_scientific if column.type == "id" else _serial_time)(text, is_number)
+        exprs.append(pl.coalesce(value, pl.col(f"c{pos}")).alias(f"c{pos}"))
+    if not exprs:
+        return cells
+    flags = numeric.rename({c: f"__num{c[1:]}" for c in numeric.columns}).lazy()
+    return (
+        pl.concat([cells, flags], how="horizontal")
+        .with_columns(exprs)
+        .drop(flags.collect_schema().names())
+    )
+
+
+def _scientific(text: pl.Expr, is_number: pl.Expr) -> pl.Expr:
+    digits = text.str.replace(r"\.0+$", "")
+    scientific = pl.concat_str(
+        digits.str.slice(0, 1),
+        pl.lit("."),
+        digits.str.slice(1, 5),
+        pl.lit("E+"),
+        (digits.str.len_chars() - 1).cast(pl.String),
+    )
+    long_number = is_number & digits.str.contains(r"^[0-9]{12,}$").fill_null(False)
+    return pl.when(long_number).then(scientific)
+
+
+#: Excel's day zero for serial dates (the 1900 date system), and the serials of days
+#: 1900-01-01 to 9999-12-31.
+EXCEL_EPOCH = pl.datetime(1899, 12, 30)
+EXCEL_SERIALS = (1, 2_958_465)
+
+
+def _serial_time(text: pl.Expr, is_number: pl.Expr) -> pl.Expr:
+    days = pl.when(is_number).then(text).cast(pl.Float64, strict=False)
+    days = pl.when(days.is_between(*EXCEL_SERIALS)).then(days)
+    seconds = (days * 86400).round(0).cast(pl.Int64, strict=False)
+    return (EXCEL_EPOCH + pl.duration(seconds=seconds)).dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _format_of(head: bytes) -> str:
+    if is_zip(head):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    return "csv"
+
+
+def _csv_encoding(name: str, head: bytes, forced: str | None) -> str:
+    if forced and forced.lower() != "auto":
+        try:
+            return ENCODINGS[forced.lower()]
+        except KeyError:
+            raise InputError(name, f"unknown encoding {forced!r}", "use utf-8 or gb18030") from None
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if b"\x00" in head:
+        raise InputError(
+            name, "is not a text export (it contains NUL bytes): a binary or damaged file"
+        )
+    for candidate in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(candidate)().decode(head, final=False)
+            return candidate
+        except UnicodeDecodeError:
+            continue
+    raise InputError(name, "is neither UTF-8 nor GB18030 text", ENCODING_HINT)
+
+
+def _csv_header(name: str, head: bytes, enc: str) -> tuple[list[str], int]:
+    """The header row's cells and the byte offset where the data rows start."""
+    end = _row_end(head)
+    if end < 0 and len(head) == HEAD_BYTES:
+        raise InputError(name, f"the header row is longer than {HEAD_BYTES:,} bytes")
+    if enc != "utf-8":  # a GB18030 header must be GB18030 (UTF-8 is checked by polars)
+        _decode(name, head[: end if end > 0 else len(head)], 0, enc, final=True)
+    text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
+    text = text.lstrip("\ufeff")
+    try:
+        header = next(csv.reader(io.StringIO(text)))
+    except StopIteration:
+        raise InputError(name, "has no header row") from None
+    except csv.Error as exc:
+        if "new-line character" in str(exc):
+            raise InputError(
+                name,
+                "the header row cannot be read as CSV: the file uses old Mac line ends (CR only)",
+                "save it again as CSV with Windows or Unix line ends",
+            ) from None
+        raise InputError(name, f"the header row cannot be read as CSV ({exc})") from None
+    # a header and nothing else may have no final line end
+    return header, end if end > 0 else len(head)
+
+
+def _row_end(data: bytes, *, last: bool = False) -> int:
+    """The offset just past the first (or `last`) line end of `data` that ends a row,
+    one with an even number of quotes before it, or -1. Quotes are counted once over
+    the data, not again for each line end tried (a quote left open would make that
+    quadratic)."""
+    if b'"' not in data:  # no quotes (most files): every line end ends a row
+        cut = data.rfind(b"\n") if last else data.find(b"\n")
+        return -1 if cut < 0 else cut + 1
+    if last:
+        cut = data.rfind(b"\n")
+        quotes = data.count(b'"', 0, cut) if cut >= 0 else 0
+        while cut >= 0 and quotes % 2:
+            earlier = data.rfind(b"\n", 0, cut)
+            quotes -= data.count(b'"', max(earlier, 0), cut)
+            cut = earlier
+    else:
+        cut = data.find(b"\n")
+        quotes = data.count(b'"', 0, cut) if cut >= 0 else 0
+        while cut >= 0 and quotes % 2:
+            later = data.find(b"\n", cut + 1)
+            quotes += data.count(b'"', cut, later) if later >= 0 else 0
+            cut = later
+    return -1 if cut < 0 else cut + 1
+
+
+def _csv_blocks(
+    name: str, p: Path, start: int, enc: str, width: int, used: list[int], rows: int
+) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """The data rows as blocks of cells (`c0`... and the spare columns, all text), each
+    with whether it holds any quote. A block without quotes has only the `used` columns
+    and the spare ones (parsing the others into strings would be wasted: no cell can
+    span rows there); a block with quotes has all, to find a cell that spans rows.
+    Blocks are cut from the file in this thread; those of another encoding than UTF-8
+    are transcoded and parsed two at a time in threads (`pipeline.parallel`), in file
+    order: transcoding GB18030 is Python's codec on one core, and would otherwise hold
+    up the batches' checks."""
+    schema = {
+        **{f"c{i}": pl.String for i in range(width)},
+        **{spare: pl.String for spare in _spares()},
+    }
+
+    def parse(piece: tuple[bytes, int, bool]) -> tuple[pl.DataFrame, bool]:
+        data, offset, final = piece
+        return _parse_block(name, data, offset, enc, schema, used, final=final)
+
+    pieces = _csv_pieces(p, start, rows)
+    # UTF-8 is parsed by polars, already on both cores: a thread more would only hold
+    # another block (200 MB more at 10 million rows, no faster)
+    yield from (map(parse, pieces) if enc == "utf-8" else ordered_map(parse, pieces))
+
+
+def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bool]]:
+    """(bytes of whole rows, their offset in the file, whether they end the file), in
+    file order. After the first, pieces are sized to hold about `rows` rows (at most
+    `CSV_BLOCK_BYTES`, estimated from the first piece's line ends): 64 MB of a file of
+    short rows is a million rows, four batches held at once."""
+    offset = start
+    carry = b""
+    size = CSV_BLOCK_BYTES
+    first = True
+    end = _data_end(p, start)
+    with open(p, "rb") as fh:
+        fh.seek(start)
+        while True:
+            block = fh.read(max(0, min(size, end - fh.tell())))
+            data = carry + block if carry else block
+            if not block:
+                if data:
+                    yield data, offset, True
+                return
+            cut = _row_end(data, last=True)
+            if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
+                carry = data
+                continue
+            if first:
+                lines = max(1, data.count(b"\n", 0, cut))
+                size = min(CSV_BLOCK_BYTES, max(CSV_BLOCK_BYTES // 64, cut * rows // lines))
+                first = False
+            piece = [data[:cut]]
+            del block, data
+            # yielded out of a list: this frame keeps no reference to the piece (64 MB)
+            # while its consumer parses it and works on the rows
+            yield piece.pop(), offset, False
+            offset += cut
+            # the part row after the cut is read again with the next block: a seek costs
+            # nothing, gluing it to the next 64 MB would copy them
+            carry = b""
+            fh.seek(offset)
+
+
+#: What a blank line of a CSV holds: nothing but separators and spaces.
+BLANK = b"\r\n\t ,"
+
+
+def _data_end(p: Path, start: int) -> int:
+    """The offset just past the last row that holds anything: blank lines at the end of
+    a CSV (Excel keeps a sheet's formatted empty rows as `,,,` lines) are not data. The
+    file's tail is read backwards, a block at a time, only as far as it is blank."""
+    with open(p, "rb") as fh:
+        end = pos = fh.seek(0, os.SEEK_END)
+        line_end = None  # the earliest line end seen in the blank tail
+        while pos > start:
+            step = min(HEAD_BYTES, pos - start)
+            fh.seek(pos - step)
+            chunk = fh.read(step)
+            kept = len(chunk.rstrip(BLANK))
+            found = chunk.find(b"\n", kept)
+            if found >= 0:
+                line_end = pos - step + found
+            if kept:
+                return end if line_end is None else line_end + 1
+            pos -= step
+    return start
+
+
+def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> str:
+    """`data` (whole rows, from byte `offset` of the file) as text, or an InputError."""
+    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
+    try:
+        text = decoder.decode(data, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            name, f"is not valid {enc.upper()} text near byte {offset + exc.start}", ENCODING_HINT
+        ) from None
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        where = "ends" if final else f"has a line that ends (near byte {offset + len(data)})"
+        raise InputError(
+            name, f"{where} in the middle of a {enc.upper()} character", ENCODING_HINT
+        ) from None
+    return text
+
+
+def _parse_block(
+    name: str, data: bytes, offset: int, enc: str, schema: dict, used: list[int], *, final: bool
+) -> tuple[pl.DataFrame, bool]:
+    if enc != "utf-8":
+        data = _decode(name, data, offset, enc, final=final).encode("utf-8")
+    quoted = b'"' in data
+    columns = list(schema) if quoted else [*(f"c{i}" for i in used), *_spares()]
+    cells = pl.scan_csv(
+        io.BytesIO(data),
+        has_header=False,
+        schema=schema,
+        empty_string_is_null=False,
+        raise_if_empty=False,
+        truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
+        missing_columns="insert",
+    )
+    return cells.select(columns).collect(), quoted
+
+
+def _spares() -> list[str]:
+    return [f"{SPARE}{i}" for i in range(SPARE_COLUMNS)]
+
+
+def _read_xlsx(
+    name: str, data: bytes, sheet: str | None
+) -> tuple[pl.LazyFrame, list[str], str, pl.DataFrame]:
+    """The sheet's cells as text, its header row, its name, and for every column a flag
+    per row: was the cell a number (True/False) rather than text (null). The sheet is
+    the first visible one, or `sheet` (a name or a number from 1); its extent is checked
+    (`pipeline.read.sheets`) before the XLSX library loads it."""
+    import fastexcel
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if not is_workbook(zf):
+                raise ValueError("it holds no xl/workbook.xml")
+            infos = workbook_sheets(zf)
+            index = _pick_sheet(name, infos, sheet)
+            extent = sheet_extent(zf, infos[index].part) if infos[index].part else None
+        book = fastexcel.read_excel(data)
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile, XML and fastexcel errors of a damaged file
+        raise InputError(
+            name, f"cannot be opened as an XLSX workbook ({first_line(exc)})"
+        ) from None
+    sheet_name = infos[index].name
+    if extent is not None and extent.absurd:
+        raise InputError(
+            name,
+            f"sheet {sheet_name!r} reaches row {extent.last_row:,} and column "
+            f"{column_letters(extent.last_column)} ({extent.grid:,} cells) but holds only "
+            f"{extent.cells:,}: a stray cell far from the data",
+            "delete the rows and columns past the data in Excel and save again",
+        )
+    if len(book.sheet_names) != len(infos):
+        index = book.sheet_names.index(sheet_name)
+    try:
+        data_ = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="string"))
+        # Loaded as booleans, a number cell is true or false and a text cell is null.
+        numeric = pl.DataFrame(book.load_sheet(index, header_row=None, dtypes="boolean"))
+    except Exception as exc:
+        raise InputError(name, f"sheet {sheet_name!r} cannot be read ({first_line(exc)})") from None
+    if data_.height == 0:
+        raise InputError(name, f"sheet {sheet_name!r} is empty")
+    data_ = data_.rename({c: f"c{i}" for i, c in enumerate(data_.columns)})
+    numeric = numeric.rename({c: f"c{i}" for i, c in enumerate(numeric.columns)})
+    header = ["" if v is None else str(v) for v in data_.row(0)]
+    if extent is not None and extent.merged_in_row_1:
+        first, last = extent.merged_in_row_1[0]
+        cells = f"{column_letters(first + 1)}1:{column_letters(last + 1)}1"
+        text = header[first] if first < len(header) else ""
+        raise InputError(
+            name,
+            f"sheet {sheet_name!r} has merged header cells {cells} ({text!r}): "
+            "the columns under them have no header of their own",
+            "unmerge the header cells in Excel, give each column its header, and save again",
+        )
+    rows = _filled_rows(data_)
+    return data_.slice(1, rows).lazy(), header, sheet_name, numeric.slice(1, rows)
+
+
+def _pick_sheet(name: str, infos: list[SheetInfo], sheet: str | None) -> int:
+    """The index of the sheet to read: `sheet` by name or number, else the first
+    visible one (a hidden sheet often holds stale data or lookups)."""
+    names = [i.name for i in infos]
+    if not infos:
+        raise InputError(name, "the workbook has no sheets")
+    if sheet is None:
+        visible = [n for n, i in enumerate(infos) if not i.hidden]
+        if not visible:
+            raise InputError(
+                name, f"every sheet is hidden ({', '.join(names)})", "pass --sheet NAME"
+            )
+        return visible[0]
+    if sheet in names:
+        return names.index(sheet)
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return int(sheet) - 1
+    raise InputError(name, f"has no sheet {sheet!r} (sheets: {', '.join(names)})")
+
+
+def _filled_rows(data: pl.DataFrame) -> int:
+    """Data rows up to the last one with a cell that is not blank: blank rows at the end
+    of a sheet (formatted, never filled) are not data."""
+    filled = (
+        data.slice(1)
+        .select(
+            pl.any_horizontal(
+                [pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in data.columns]
+            )
+            .fill_null(False)
+            .arg_true()
+            .max()
+        )
+        .item()
+    )
+    return 0 if filled is None else filled + 1
+
+
+def _parquet_header(name: str, p: Path) -> list[str]:
+    try:
+        return list(pl.scan_parquet(p).collect_schema().names())
+    except Exception as exc:
+        raise InputError(name, f"cannot be read as Parquet ({first_line(exc)})") from None
+
+
+def _parquet_blocks(p: Path, rows: int, used: set[int]) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(offset, cells) slices of `rows` rows of the `used` columns (by position; the
+    others are not even decoded), every cell as text."""
+    scan = pl.scan_parquet(p)
+    exprs = []
+    for i, (col, dtype) in enumerate(scan.collect_schema().items()):
+        if i not in used:
+            continue
+        e = pl.col(col)
+        if isinstance(dtype, pl.Datetime):
+            # a zoned timestamp is converted to China time; a naive one is China time
+            if dtype.time_zone is not None:
+                e = e.dt.convert_time_zone("Asia/Shanghai")
+            e = e.dt.strftime("%Y-%m-%d %H:%M:%S%.f")
+        exprs.append(e.cast(pl.String).alias(f"c{i}"))
+    total = scan.select(pl.len()).collect().item()
+    for offset in range(0, total, rows):
+        yield offset, scan.slice(offset, rows).select(exprs).collect()
+
+
+def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = "") -> dict[str, int]:
+    """Canonical column -> position in the file. Refuses a file that lacks a required
+    column, or that has the same needed header twice."""
+    by_name: dict[str, list[int]] = {}
+    for i, h in enumerate(header):
+        by_name.setdefault(normalize_header(h), []).append(i)
+    positions: dict[str, int] = {}
+    missing: list[str] = []
+    # a header that is another column's own name (货号 of item_no) is only a fallback
+    # alias elsewhere (of merchant_code): with both in the file, each keeps its own
+    own = {normalize_header(c.headers[0]): c.name for c in spec.columns}
+    for column in spec.columns:
+        aliases = dict.fromkeys(normalize_header(a) for a in column.headers)
+        keys = [key for key in aliases if key in by_name]
+        if len(keys) > 1:
+            keys = [k for k in keys if own.get(k, column.name) == column.name] or keys[:1]
+        if not keys:  # an older name, read only when no current one is there
+            keys = [k for k in (normalize_header(a) for a in column.fallback) if k in by_name][:1]
+        found = [by_name[key] for key in keys]
+        for where_found in found:
+            if len(where_found) > 1:
+                cols = " and ".join(str(i + 1) for i in where_found)
+                raise InputError(
+                    name,
+                    f"the header {header[where_found[0]]!r} appears twice (columns {cols}): "
+                    "which one to use is unclear",
+                )
+        if len(found) > 1:
+            both = " and ".join(f"{header[w[0]]!r} (column {w[0] + 1})" for w in found)
+            raise InputError(
+                name,
+                f"the headers {both} are two names of one column: which one to use is unclear",
+                "delete one of them and save again",
+            )
+        if found:
+            positions[column.name] = found[0][0]
+        elif column.required:
+            missing.append(column.headers[0])
+    if missing:
+        what = ", ".join(missing)
+        plural = "columns" if len(missing) > 1 else "column"
+        raise InputError(
+            name,
+            f"missing required {plural} {what}{where} (is this a {spec.title} export?)",
+        )
+    return positions

@@ -1,0 +1,189 @@
+"""`close_period`: the finance close of one settled period, written into its
+reconciliation folder. Statement vs bill (today's four statuses), the bill's formulas,
+the orders' payable, ordinary settlement vs fund rows, refunds after settlement, the
+other money, the balance chain; summary.json with counts and fen per shop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.stages.close import summary as tally
+from pipeline.stages.close.balance import balance_breaks
+from pipeline.stages.close.checks import BILL_CHECK_COLUMNS, bill_checks, order_checks
+from pipeline.stages.close.funds import settle_against_funds
+from pipeline.stages.close.other import classify, refund_candidate, settlement_candidate
+from pipeline.stages.close.policy import CloseRules
+from pipeline.stages.close.refunds import REFUND_COLUMNS, refunds_against_funds
+from pipeline.stages.close.subs import sub_order_rows
+from pipeline.stages.reconcile import reconcile, summarize
+from pipeline.write.files import scratch_folder, write_csv, write_json
+from schemas import KINDS
+from schemas.fund_flow import signed_amount
+
+TIMES = {"datetime_format": "%Y-%m-%d %H:%M:%S", "date_format": "%Y-%m-%d"}
+OUTPUTS = (
+    "reconciliation.csv", "bill_checks.csv", "order_checks.csv", "refunds.csv",
+    "other_funds.csv", "balance.csv", "summary.json",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    """What a close wrote and found. `summary` is summary.json's content."""
+
+    folder: Path
+    summary: dict[str, Any]
+    files: tuple[Path, ...]
+    exit_code: int  # 0: all three records agree, nothing unclassified; 3 otherwise
+
+    @property
+    def funds(self) -> dict[str, int]:
+        return self.summary["funds"]
+
+    @property
+    def refunds(self) -> dict[str, int]:
+        return self.summary["refunds"]
+
+
+def _empty(kind: str) -> pl.LazyFrame:
+    schema = {**KINDS[kind].spec.schema, "source_file": pl.String, "source_row": pl.Int64}
+    return pl.DataFrame(schema=schema).lazy()
+
+
+class _Stage:
+    """Intermediate frames written once to a scratch folder and read back (each output
+    reads them again without recomputing the joins, in bounded memory)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, frame: pl.LazyFrame) -> pl.LazyFrame:
+        self.count += 1
+        path = self.folder / f"stage-{self.count:02d}.parquet"
+        frame.sink_parquet(path, compression="lz4")
+        return pl.scan_parquet(path)
+
+
+def _bill_classes(bill: pl.LazyFrame, rules: CloseRules) -> pl.LazyFrame:
+    kind = (
+        pl.when(
+            pl.col("bill_type").is_null() | pl.col("bill_type").is_in(rules.ordinary_bill_types)
+        )
+        .then(pl.lit("ordinary"))
+        .when(pl.col("bill_type").is_in(rules.refund_bill_types))
+        .then(pl.lit("refund"))
+        .otherwise(pl.lit("other"))
+    )
+    return bill.with_row_index("bill_row").with_columns(kind.alias("bill_class"))
+
+
+def close_period(
+    statement: pl.LazyFrame,
+    bill: pl.LazyFrame,
+    fund_flow: pl.LazyFrame | None,
+    account_flow: pl.LazyFrame | None,
+    rules: CloseRules,
+    folder: Path,
+    *,
+    orders: pl.LazyFrame | None = None,
+    after_sales: pl.LazyFrame | None = None,
+    extra_summary: dict[str, Any] | None = None,
+) -> CloseResult:
+    """Close a period: `statement` (the period's statement lines), `bill` (the bill rows
+    of its cycle), the fund and account flows (valid rows; None: not given), optional
+    orders (payable recheck) and after-sales (the after-sale behind each refund).
+    Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json."""
+    with scratch_folder(folder, ".close-") as work:
+        stage = _Stage(work)
+        bill = stage(_bill_classes(bill, rules))
+        fund = (fund_flow if fund_flow is not None else _empty("fund-flow")).with_row_index(
+            "fund_row"
+        )
+        fund = stage(fund.with_columns(signed_amount().alias("signed")))
+        ordinary = bill.filter(pl.col("bill_class") == "ordinary")
+        settle = fund.filter(settlement_candidate(rules))
+        funds = stage(settle_against_funds(ordinary, settle, rules).join(
+            bill.select("bill_row", "shop_id", "sub_order_id", "settle_amount"), on="bill_row"
+        ))  # fmt: skip
+        not_billed = stage(settle.join(ordinary, on="sub_order_id", how="anti"))
+        refund_rows, refund_used = refunds_against_funds(
+            bill.filter(pl.col("bill_class") == "refund"),
+            fund.filter(refund_candidate(rules) & pl.col("sub_order_id").is_not_null()),
+            ordinary,
+            rules,
+        )
+        refund_rows = stage(_with_context(refund_rows, statement, after_sales))
+        refund_used = stage(refund_used)
+        used = pl.concat([
+            funds.select(pl.col("fund_row").drop_nulls()),
+            not_billed.select("fund_row"),
+            refund_used.select("fund_row"),
+        ])  # fmt: skip
+        other = stage(classify(fund.join(used, on="fund_row", how="anti"), rules))
+        checks = stage(bill_checks(bill, rules.tolerance_fen))
+        orders = orders if orders is not None else _empty("orders")
+        orders_bad = stage(order_checks(orders, rules.payable_discounts, rules.tolerance_fen))
+        account = account_flow if account_flow is not None else _empty("account-flow")
+        breaks = stage(balance_breaks(account))
+        base = reconcile(statement, bill).collect()
+        subs = sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, fund)
+        files = [folder / name for name in OUTPUTS]
+        write_csv(subs, files[0])
+        write_csv(checks.select(BILL_CHECK_COLUMNS), files[1])
+        write_csv(orders_bad, files[2])
+        write_csv(refund_rows.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
+        write_csv(other.drop("fund_row"), files[4], **TIMES)
+        write_csv(breaks, files[5], **TIMES)
+        facts = tally.Facts.gather(bill, fund, funds, not_billed, refund_rows, refund_used,
+                                   other, checks, orders_bad, orders, account, breaks)  # fmt: skip
+        summary = {**summarize(base), **(extra_summary or {}), **facts.summary()}
+        write_json(summary, files[6])
+    agree = base.height == summary["match"] and facts.agree()
+    return CloseResult(folder, summary, tuple(files), 0 if agree else 3)
+
+
+def _with_context(
+    rows: pl.LazyFrame, statement: pl.LazyFrame, after_sales: pl.LazyFrame | None
+) -> pl.LazyFrame:
+    """Refund lines with our clawback lines' net for the sub-order (none: empty) and the
+    after-sale's status (when an after-sales export is given)."""
+    ours = (
+        statement.filter(pl.col("line_type") == "clawback")
+        .group_by("sub_order_id")
+        .agg(pl.col("net").sum().alias("statement_clawback_net"))
+    )
+    rows = rows.join(ours, on="sub_order_id", how="left")
+    if after_sales is None:
+        return rows.with_columns(pl.lit(None, pl.String).alias("after_sale_status"))
+    status = after_sales.select("after_sale_id", "after_sale_status").unique(
+        "after_sale_id", keep="first"
+    )
+    return rows.join(status, on="after_sale_id", how="left")
+
+
+def close_text(period_id: str, result: CloseResult) -> str:
+    """The close's result in a few lines for people."""
+    s = result.summary
+    funds, refunds = s["funds"], s["refunds"]
+
+    def listed(counts: dict[str, int], names: tuple[str, ...]) -> str:
+        return ", ".join(f"{counts[k]:,} {k}" for k in names)
+
+    other = s["other_funds"]
+    return (
+        f"{period_id}: statement vs bill: {s['match']:,} match, {s['amount-mismatch']:,} amount-mismatch, "
+        f"{s['missing-in-bill']:,} missing-in-bill, {s['unexpected-in-bill']:,} unexpected-in-bill\n"
+        f"  bill vs funds: {listed(funds, tally.FUNDS_STATUSES)}; difference {funds['difference_total']} fen\n"
+        f"  refunds after settlement: {listed(refunds, tally.REFUND_STATUSES)}\n"
+        f"  bill formulas failing on {s['bill_checks']['failed']:,} of {s['bill_checks']['rows']:,} rows; "
+        f"payable failing on {s['order_checks']['failed']:,} order rows\n"
+        f"  other funds: {sum(v['rows'] for v in other.values()):,} rows "
+        f"({other.get('unclassified', {}).get('rows', 0):,} unclassified); "
+        f"balance breaks: {s['balance']['breaks']:,}\n"
+        f"  outputs: {result.folder}"
+    )

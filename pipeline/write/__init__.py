@@ -1,0 +1,1 @@
+"""Writing outputs: atomic files, formula-safe text, the one XLSX writer."""
