@@ -96,3 +96,14 @@ def show(result: StageResult, as_json: bool = False) -> NoReturn:
     for note in result.notes:
         click.echo(SETTING.sub(lambda m: OPTION_NAMES.get(m.group(1), m.group(1)), note), err=True)
     sys.exit(result.exit_code)
+
+
+def statement_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--statement DIR: a settled period's folder (reconcile, profit)."""
+    return click.option(
+        "--statement",
+        "statement",
+        required=True,
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="A settled period's folder, OUT/settlement/PERIOD.",
+    )(func)

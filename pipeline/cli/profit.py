@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from pipeline.cli.options import (
@@ -14,6 +12,7 @@ from pipeline.cli.options import (
     policy_option,
     reading_options,
     show,
+    statement_option,
 )
 
 
@@ -28,13 +27,7 @@ def _orders_columns() -> list[str]:
 
 
 @click.command()
-@click.option(
-    "--statement",
-    "statement",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A settled period's folder, OUT/settlement/PERIOD.",
-)
+@statement_option
 @click.option(
     "--orders",
     "orders",

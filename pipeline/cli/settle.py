@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from pipeline.cli.options import (
@@ -13,6 +11,7 @@ from pipeline.cli.options import (
     policy_option,
     reading_options,
     show,
+    statement_option,
 )
 from pipeline.errors import UsageError
 
@@ -112,13 +111,7 @@ def settle(
 
 
 @click.command()
-@click.option(
-    "--statement",
-    "statement",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A settled period's folder, OUT/settlement/PERIOD.",
-)
+@statement_option
 @click.option(
     "--bill",
     "bill",
