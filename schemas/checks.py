@@ -16,7 +16,9 @@ from pandera.api.polars.types import PolarsData
 from schemas.base import MONEY_MAX_FEN
 
 ID_PATTERN = r"^[0-9]{16,19}$"
-SHOP_ID_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
+#: A shop ID: letters, digits, - or _, starting with a letter or a digit (a leading - or
+#: + would read as a formula in a spreadsheet), at most 32.
+SHOP_ID_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$"
 
 
 def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:

@@ -195,6 +195,33 @@ def test_one_shops_bad_file_does_not_stop_the_others(exports, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_failed_stage_does_not_pass_off_old_files_as_current(exports, tmp_path):
+    config = write_config(tmp_path, exports)
+    assert doudian_run(config).returncode == 3
+    text = config.read_text(encoding="utf-8")
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01garbage")
+    config.write_text(
+        text.replace(str(exports / "1000001" / "orders.csv"), str(broken)), encoding="utf-8"
+    )
+    assert doudian_run(config).returncode == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    current = {o["path"] for o in manifest["outputs"]}
+    stale = {o["path"]: o["why"] for o in manifest["stale_outputs"]}
+    # shop 1000001's files from the first run: its settle, shipping and report failed or
+    # did not run, so they are listed apart, never as this run's
+    assert "1000001/shipping_mode/upload.xlsx" in stale
+    assert stale["1000001/settlement/2026-10-H2/statement.csv"] == (
+        "left by an earlier run: settle failed"
+    )
+    assert stale["1000001/reconciliation/2026-10-H2/summary.json"] == (
+        "left by an earlier run: reconcile did not run"
+    )
+    assert not any(p.startswith("1000001/") and not p.startswith("1000001/ledger") and
+                   not p.startswith("1000001/price") for p in current)  # fmt: skip
+    assert "1000002/shipping_mode/upload.xlsx" in current
+
+
 def test_json_logs(exports, tmp_path):
     config = write_config(tmp_path, exports, extra='stages = ["validate"]\n')
     result = doudian_run(config, "--log-format", "json")
@@ -221,6 +248,14 @@ def test_json_logs(exports, tmp_path):
         ),
         (
             'output = "out"\n[[shops]]\nid = "../x"\n',
+            "shop 1: 'id' must be a shop ID of letters, digits, - or _",
+        ),
+        (  # a leading - reads as a formula in a spreadsheet
+            'output = "out"\n[[shops]]\nid = "-A1"\n',
+            "shop 1: 'id' must be a shop ID of letters, digits, - or _, starting with a letter",
+        ),
+        (  # a trailing line break is not part of an ID
+            'output = "out"\n[[shops]]\nid = "1000001\\n"\n',
             "shop 1: 'id' must be a shop ID of letters, digits, - or _",
         ),
         (

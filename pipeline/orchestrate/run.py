@@ -49,6 +49,7 @@ from pipeline.stages.settle.ledger import file_sha256
 from pipeline.stages.settle.periods import Period
 from pipeline.validation.staging import ShopInputs, stage_shop
 from pipeline.write.files import scratch_folder, write_json
+from schemas.checks import SHOP_ID_PATTERN
 
 MANIFEST = "manifest.json"
 
@@ -74,7 +75,7 @@ FILE_KEYS = {
     "account_flow": "account-flow",
 }
 ENCODINGS = ("utf-8", "gb18030", "gbk")
-SHOP_ID = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
+SHOP_ID = re.compile(SHOP_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,11 @@ def load_config(path: Path) -> RunConfig:
     for number, shop in enumerate(shops_raw, start=1):
         label = f"{where}: shop {number}"
         shop_id = shop.get("id")
-        if not isinstance(shop_id, str) or not SHOP_ID.match(shop_id):
-            raise UsageError(f"{label}: 'id' must be a shop ID of letters, digits, - or _")
+        if not isinstance(shop_id, str) or not SHOP_ID.fullmatch(shop_id):
+            raise UsageError(
+                f"{label}: 'id' must be a shop ID of letters, digits, - or _, starting with "
+                "a letter or a digit"
+            )
         if any(s.id == shop_id for s in shops):
             raise UsageError(f"{label}: shop id {shop_id!r} appears twice")
         patterns: dict[str, list[str]] = {}
@@ -572,7 +576,8 @@ def manifest(
                     continue
                 seen.add(str(p))
                 inputs.append(_input_entry(f, p, report.input_rows.get(str(p))))
-    outputs = []
+    outputs, stale = [], []
+    earlier = _not_current(report.outcomes, on)
     for p in sorted(config.output.rglob("*")):
         rel = p.relative_to(config.output)
         if (
@@ -581,7 +586,10 @@ def manifest(
             or any(part.startswith(".") for part in rel.parts)
         ):
             continue
-        outputs.append({"path": str(rel), "sha256": file_sha256(p), "rows": _rows(p)})
+        entry = {"path": str(rel), "sha256": file_sha256(p), "rows": _rows(p)}
+        why = next((why for folder, why in earlier.items() if rel.is_relative_to(folder)), None)
+        (outputs if why is None else stale).append(entry if why is None else {**entry, "why": why})
+    extra = {"stale_outputs": stale} if stale else {}
     return {
         "tool": "doudian-batch",
         "version": __version__,
@@ -594,7 +602,36 @@ def manifest(
         "shops": report.shops,
         "inputs": inputs,
         "outputs": outputs,
+        **extra,
     }
+
+
+#: The folder (under the shop's) each stage writes; `{period}` is the period due.
+STAGE_FOLDERS = {
+    "validate": "validate",
+    "settle": "settlement/{period}",
+    "reconcile": "reconciliation/{period}",
+    "profit": "profit/{period}",
+    "shipping-mode": "shipping_mode",
+    "price": "price",
+    "report": "report/{period}",
+}
+
+
+def _not_current(outcomes: list[StageOutcome], on: dt.date) -> dict[Path, str]:
+    """The folders whose files this run did not write anew (left by an earlier run):
+    those of a stage that failed, and, when settle failed, those of the stages that
+    read its statement. Folder -> why."""
+    period = Period.due_on(on)
+    folders: dict[Path, str] = {}
+    for o in outcomes:
+        failed = o.outcome == "failed"
+        after_settle = o.outcome == "skipped" and o.message.startswith("settle failed")
+        folder = STAGE_FOLDERS.get(o.stage)
+        if (failed or after_settle) and folder and (period or "{period}" not in folder):
+            why = f"left by an earlier run: {o.stage} {'failed' if failed else 'did not run'}"
+            folders[Path(o.shop) / folder.format(period=period.id if period else "")] = why
+    return folders
 
 
 #: An engine runs `run_shop(config, shop, on)` for each shop and yields the outcomes in

@@ -15,7 +15,10 @@ CODES: dict[str, tuple[str, str]] = {
         "digits; export again, or format the column as text before saving",
     ),
     "bad-id": ("error", "not an ID of 16 to 19 digits"),
-    "bad-shop-id": ("error", "not a shop ID (letters, digits, - or _)"),
+    "bad-shop-id": (
+        "error",
+        "not a shop ID (letters, digits, - or _, starting with a letter or a digit)",
+    ),
     "bad-money": ("error", "not an amount in yuan with at most 2 decimals"),
     "bad-integer": ("error", "not a whole number"),
     "bad-timestamp": (
