@@ -42,8 +42,8 @@ def test_xlsx_writer_formats(tmp_path):
     assert [c.value for c in ids] == ["6950098767660555540", "0012"]
     assert all(c.data_type == "s" and c.number_format == "@" for c in ids)
     assert not any(c.quotePrefix for row in ws.iter_rows() for c in row)
-    # formula-like text is neutralised, and is a text cell, not a formula
-    assert ws["B2"].value == '\'=HYPERLINK("x")' and ws["B2"].data_type == "s"
+    # formula-like text is a text cell, shown as it was, never a formula (no apostrophe)
+    assert ws["B2"].value == '=HYPERLINK("x")' and ws["B2"].data_type == "s"
     assert (ws["C2"].value, ws["C3"].value) == (1234.56, -2.95)
     assert ws["C2"].number_format == "#,##0.00" and ws["D2"].number_format == "#,##0.00"
     assert ws["D2"].value == 59.9 and ws["D3"].value is None

@@ -378,8 +378,9 @@ def test_upload_text_is_formula_safe(ship, tmp_path):
     s = ship(products=products)
     assert s.run.exit_code == 0
     assert s.upload[1][:2] == [C, '\'=HYPERLINK("http://x")']
+    # in the workbook a text cell, as it was: shown, never run, no apostrophe
     cell = openpyxl.load_workbook(s.dir / "upload.xlsx").active.cell(2, 2)
-    assert cell.data_type == "s" and cell.value == '\'=HYPERLINK("http://x")'
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://x")'
 
 
 # --- The projection: exact fractions ------------------------------------------------------

@@ -46,7 +46,7 @@ from pipeline.validation.listing import (
     not_listed_lines,
     without_seconds,
 )
-from pipeline.write.files import atomic_path, scratch_folder, write_people_csv, writing
+from pipeline.write.files import atomic_path, scratch_folder, write_csv, writing
 from schemas import KINDS, Kind
 from schemas.base import KindSpec, col, normalize_header
 
@@ -571,9 +571,7 @@ class _BatchChecker:
             frame = pl.concat([*lines, *([once] if once is not None else [])], how="vertical")
             # For people: cells that look like formulas are neutralised (the valid
             # Parquet keeps every value as it was).
-            write_people_csv(
-                frame.sort(sort_keys, nulls_last=True).select(list(FINDING_SCHEMA)), target
-            )
+            write_csv(frame.sort(sort_keys, nulls_last=True).select(list(FINDING_SCHEMA)), target)
 
     def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
         """Cells that could not be parsed (bad money, bad timestamps, mangled IDs)."""

@@ -170,11 +170,16 @@ def write_csv(
     datetime_format: str | None = None,
     date_format: str | None = None,
 ) -> None:
-    """CSV in UTF-8, with a BOM by default so that Excel on Chinese Windows opens it
-    right. A LazyFrame is streamed to disk. Times and dates are written in the given
-    formats by the writer itself (a `strftime` column before a sink costs a copy of
-    every value: 200 MB more for two million lines)."""
+    """CSV for people: UTF-8, with a BOM by default so that Excel on Chinese Windows
+    opens it right, and every text column formula-safe (`formula_safe`: a CSV is opened
+    in a spreadsheet); numbers, dates and times are written as they are. Machine outputs
+    (Parquet, JSON) keep the original text. A LazyFrame is streamed to disk. Times and
+    dates are written in the given formats by the writer itself (a `strftime` column
+    before a sink costs a copy of every value: 200 MB more for two million lines)."""
     formats = {"datetime_format": datetime_format, "date_format": date_format}
+    schema = frame.collect_schema()
+    cells = [formula_safe(pl.col(n)) if t == pl.String else pl.col(n) for n, t in schema.items()]
+    frame = frame.select(cells)
     with atomic_path(path) as tmp:
         if isinstance(frame, pl.LazyFrame):
             frame.sink_csv(tmp, include_bom=bom, **formats)
@@ -214,18 +219,10 @@ def formula_safe(expr: pl.Expr) -> pl.Expr:
     """Text for people: a cell that begins like a formula (`FORMULA_START`, after any
     spaces, tabs or CRs, but not a plain signed number) gets a leading apostrophe, so a spreadsheet
     shows it as text instead of running it. Apply to text columns of files people open
-    (`write_people_csv` does, to all); machine-readable outputs keep the original text."""
+    (`write_csv` does, to all); machine-readable outputs keep the original text."""
     risky = expr.str.contains(_RISKY) & ~expr.str.contains(_NUMBER)
     safe = pl.when(risky).then(pl.concat_str([pl.lit("'"), expr])).otherwise(expr)
     return safe.alias(expr.meta.output_name(raise_if_undetermined=False) or "text")
-
-
-def write_people_csv(frame: pl.DataFrame | pl.LazyFrame, path: str | Path, **kw: Any) -> None:
-    """`write_csv` for a file people open in a spreadsheet: every text column formula
-    safe (`formula_safe`); numbers, dates and times are written as they are."""
-    schema = frame.collect_schema()
-    cells = [formula_safe(pl.col(n)) if t == pl.String else pl.col(n) for n, t in schema.items()]
-    write_csv(frame.select(cells), path, **kw)
 
 
 def write_xlsx(frame: pl.DataFrame, path: str | Path, *, sheet: str = "Sheet1") -> None:

@@ -9,8 +9,7 @@ them) that stays frozen, an autofilter over the table, column widths from the co
 - basis points named in `bp` as a number with the format `0.00%` (3470 bp = 34.70%);
 - other numbers as numbers; text (IDs included) as text cells with the text format `@`,
   written with `write_string`, so never a number, a formula or a link, and without an
-  apostrophe before it; the `free_text` columns are made formula-safe first
-  (`pipeline.write.files.formula_safe`), for a person who later edits or exports the cell;
+  apostrophe before it (a text cell is never run as a formula, whatever it starts with);
 - times and dates as text in China time (`2026-10-05 12:00:00`, `2026-10-16`).
 
 Files are byte-identical for the same frames (the creation time is fixed).
@@ -26,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.write.files import atomic_path, formula_safe, yuan
+from pipeline.write.files import atomic_path, yuan
 
 MONEY_FORMAT = "#,##0.00"
 BP_FORMAT = "0.00%"
@@ -46,7 +45,7 @@ class Sheet:
     headers: Mapping[str, str] = field(default_factory=dict)
     money: Collection[str] = ()  # integer fen, shown in yuan
     bp: Collection[str] = ()  # basis points, shown as a percentage
-    free_text: Collection[str] = ()  # text a person typed: made formula-safe
+    free_text: Collection[str] = ()  # text a person typed (a text cell, like every String)
 
 
 def _cells(sheet: Sheet) -> pl.DataFrame:
@@ -63,8 +62,6 @@ def _cells(sheet: Sheet) -> pl.DataFrame:
             c = c.dt.strftime(TIME_FORMAT)
         elif isinstance(dtype, pl.Date):
             c = c.dt.strftime(DATE_FORMAT)
-        elif name in sheet.free_text:
-            c = formula_safe(c)
         exprs.append(c.alias(name))
     return frame.select(exprs) if exprs else frame
 

@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from pipeline.errors import EXIT_INELIGIBLE, EXIT_OK, EXIT_REJECTED, DoudianError, UsageError
-from pipeline.write.files import formula_safe
 from schemas.base import CHINA_TZ
 
 SPOT, TIERED, PRESALE = "现货发货", "阶梯发货", "全款预售"
@@ -564,14 +563,14 @@ def _changed(plan: Plan) -> pl.DataFrame:
 
 def upload_frame(plan: Plan) -> pl.DataFrame:
     """The back-office upload (批量修改发货模式): one row per changed product, Chinese
-    headers, IDs as text, free text made formula-safe."""
+    headers, IDs as text (the CSV writer makes text formula-safe; the XLSX has text cells)."""
     return (
         _changed(plan)
         .select(
             pl.col("product_id"),
-            formula_safe(pl.col("product_title")),
+            pl.col("product_title"),
             pl.col("ship_mode"),
-            formula_safe(pl.col("promise")),
+            pl.col("promise"),
             *[pl.col(c) for c in list(UPLOAD_COLUMNS)[4:]],
         )
         .rename(UPLOAD_COLUMNS)
