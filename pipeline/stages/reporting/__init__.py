@@ -86,6 +86,7 @@ def report_stage(
     text = [
         f"{result.period}: report for {len(result.shops)} shop(s) ({', '.join(result.shops)}), "
         f"{len(result.charts)} charts",
+        f"  charts: {', '.join(result.charts)}",
         *(f"  note: {n}" for n in result.notes),
         f"  outputs: {result.folder / 'report.xlsx'}, {result.folder / 'report.html'}",
     ]
