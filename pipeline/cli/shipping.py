@@ -48,6 +48,16 @@ def _share_option(option: str, value: str | None) -> Fraction | None:
         raise UsageError(f"{option} {value}: must be a share between 0 and 1 (e.g. 0.5)") from None
 
 
+#: --orders: the order export(s) the spot share is measured on
+_orders_option = click.option(
+    "--orders",
+    multiple=True,
+    required=True,
+    type=INPUT_FILES,
+    help="订单导出 file covering the window; repeat the option for several files.",
+)
+
+
 @click.command("shipping-mode")
 @click.option(
     "--products",
@@ -56,13 +66,7 @@ def _share_option(option: str, value: str | None) -> Fraction | None:
     type=INPUT_FILES,
     help="商品导出 file, one row per SKU; repeat the option for several files.",
 )
-@click.option(
-    "--orders",
-    multiple=True,
-    required=True,
-    type=INPUT_FILES,
-    help="订单导出 file covering the window; repeat the option for several files.",
-)
+@_orders_option
 @_as_of_option
 @out_option
 @policy_option
@@ -161,13 +165,7 @@ def _stage_dir(out: Path | None) -> Iterator[Path]:
 
 
 @click.command("tiered-shipping")
-@click.option(
-    "--orders",
-    multiple=True,
-    required=True,
-    type=INPUT_FILES,
-    help="订单导出 file covering the window; repeat the option for several files.",
-)
+@_orders_option
 @_as_of_option
 @policy_option
 @click.option(
