@@ -168,7 +168,7 @@ def test_refund_statuses_windows_and_subsidy(tmp_path):
     result = run(tmp_path, bills, funds)
     assert result.refunds == {
         "matched": 2, "amount-mismatch": 1, "missing-fund": 2, "multiple-candidates": 1,
-        "outside-window": 1, "not-comparable": 1,
+        "outside-window": 1, "not-comparable": 1, "after-sale-not-refunded": 0,
         "difference_total": 0 + 0 + 0 + 3000 + 3000 + 2 + 3000 + 3000,
     }  # fmt: skip
     r = read(tmp_path, "refunds.csv")
@@ -447,3 +447,92 @@ def test_zipped_fund_flow_through_the_cli(doudian, tmp_path):
         pytest.skip("zip reading not available")
     assert checked.exit_code == 0, checked.stderr
     assert pl.read_parquet(tmp_path / "v" / "valid" / "fund-flow.parquet").height == 1
+
+
+REFUND_BILL = "结算时间,订单号,子订单号,结算金额,结算账户,结算单类型"
+
+
+def test_after_sale_not_refunded_through_the_cli(doudian, tmp_path):
+    """A matched refund after settlement whose after-sale (售后单号 = 售后编号) does not say
+    refunded is `after-sale-not-refunded`: counted in summary.json's refunds, exit 3; one
+    the after-sales export does not hold stays `matched` with an empty status."""
+    from test_settle import row, write_orders
+
+    subs = [f"695000000000000000{i}" for i in range(1, 5)]
+    orders = write_orders(tmp_path / "orders.csv", [row(s, "2026-10-20 10:00:00") for s in subs])
+    out = tmp_path / "out"
+    settled = doudian("settle", "--orders", orders, "--period", "2026-10-H2", "--out", str(out))
+    assert settled.exit_code == 0, settled.stderr
+    ordinary = [f"2026-11-01 10:00:00,6900000000000000001,{s},95.00,聚合账户,已结算" for s in subs]
+    refunds = [
+        f"2026-11-02 10:00:00,6900000000000000001,{s},-30.00,聚合账户,结算后退款-原路退回"
+        for s in subs
+    ]
+    bill = tmp_path / "bill.csv"
+    bill.write_text("\ufeff" + "\n".join([REFUND_BILL, *ordinary, *refunds]) + "\n", "utf-8")
+    money = [settlement_cells(f"F{i}", s, "95.00") for i, s in enumerate(subs, 1)]
+    back = [
+        {**settlement_cells(f"R{i}", s, "30.00", "出账"), "动账时间": "2026-11-02 10:01:00",
+         "动账场景": "退款-结算后退款-退用户", "售后编号": f"'140000000000000000{i}", "订单退款": "-30.00"}
+        for i, s in enumerate(subs, 1)
+    ]  # fmt: skip
+    funds = fund_csv(tmp_path / "funds.csv", FUND_30, [*money, *back])
+    after_sales = tmp_path / "after_sales.csv"
+    after_sales.write_text(
+        "\ufeff售后单号,订单号,商品单号,售后状态\n"
+        f"1400000000000000001,6900000000000000001,{subs[0]},退款成功\n"
+        f"1400000000000000002,6900000000000000001,{subs[1]},售后关闭\n"
+        f"1400000000000000003,6900000000000000001,{subs[2]},退款中\n",
+        encoding="utf-8",
+    )
+    args = ["reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill", str(bill),
+            "--fund-flow", funds, "--out", str(out)]  # fmt: skip
+    folder = out / "reconciliation" / "2026-10-H2"
+
+    def statuses() -> list[tuple]:
+        r = read(folder, "refunds.csv")
+        return r.select(
+            "sub_order_id", "status", "after_sale_id", "paid", "after_sale_status"
+        ).rows()
+
+    plain = doudian(*args)
+    plain_refunds = json.loads((folder / "summary.json").read_text("utf-8"))["refunds"]
+    assert plain_refunds["matched"] == 4 and plain_refunds["after-sale-not-refunded"] == 0
+    assert [s[1] for s in statuses()] == ["matched"] * 4
+    run = doudian(*args, "--after-sales", str(after_sales))
+    assert run.exit_code == 3, run.stderr
+    assert statuses() == [
+        (subs[0], "matched", "1400000000000000001", "-3000", "退款成功"),
+        (subs[1], "after-sale-not-refunded", "1400000000000000002", "-3000", "售后关闭"),
+        (subs[2], "after-sale-not-refunded", "1400000000000000003", "-3000", "退款中"),
+        (subs[3], "matched", "1400000000000000004", "-3000", None),
+    ]
+    summary = json.loads((folder / "summary.json").read_text("utf-8"))
+    assert summary["refunds"] == {
+        "matched": 2, "amount-mismatch": 0, "missing-fund": 0, "multiple-candidates": 0,
+        "outside-window": 0, "not-comparable": 0, "after-sale-not-refunded": 2,
+        "difference_total": 0,
+    }  # fmt: skip
+    assert summary["per_shop"][0]["refunds"]["after-sale-not-refunded"] == 2
+    assert summary["fund_rows"] == {
+        "rows": 8, "settlement": 4, "fund-not-billed": 0, "refund": 4, "other": 0,
+    }  # fmt: skip
+    assert "2 after-sale-not-refunded" in run.stdout
+    # without --after-sales the same refunds are matched (the exit 3 there is the
+    # statement's: our net has no clawback line for the refunds, 9500 against 6500 billed)
+    assert plain.exit_code == 3
+    assert plain.stdout.startswith("2026-10-H2: statement vs bill: 0 match, 4 amount-mismatch")
+
+
+@pytest.mark.parametrize(("word", "status", "code"), [("退款成功", "matched", 0),
+                         ("售后关闭", "after-sale-not-refunded", 3),
+                         ("已全额退款", "matched", 0)])  # fmt: skip
+def test_after_sale_state_sets_the_exit_code(tmp_path, word, status, code):
+    bills = [bill_row(1, 9500), refund_bill(1, -3000, seconds=3600)]
+    funds = [fund_row(1, 9500), refund_fund(1, -3000, 1, 3660, order_refund=-3000)]
+    after = frame("after-sales", [{"after_sale_id": "7000000000000000001", "order_id": "6900000000000000001",
+                                   "sub_order_id": sub(1), "after_sale_status": word}])  # fmt: skip
+    result = run(tmp_path, bills, funds, nets=[(1, 6500)], after_sales=after)
+    assert read(tmp_path, "refunds.csv")["status"].to_list() == [status]
+    assert result.summary["refunds"][status] == 1
+    assert result.exit_code == code

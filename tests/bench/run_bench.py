@@ -17,6 +17,12 @@
    settlement is checked against the reference summary (line counts per type, income,
    freight, platform_fee, commission and net totals, excluded counts per reason,
    overall and per shop): a difference stops the bench with exit 1.
+   The close job (`close/csv`) times `doudian reconcile` with the bill, bill_refunds,
+   fund_flow and account_flow CSVs. The generator writes the flows of one settlement
+   cycle (from the last 1st or 16th before the export day), so the close reconciles the
+   period settling on that day (2026-10-H1 with the generator's defaults), whatever the
+   bench's period; its statement is written once by an untimed `doudian settle` from
+   Parquet and cached in the data folder (close/settlement/PERIOD).
    A run's outputs are deleted after it (the checked summary.json is kept in
    DIR/runs/logs/ with every run's stdout and stderr), so the disk stays bounded.
 3. Output: DIR/results.json (and a copy DIR/results-{rows}.json), and a Markdown table
@@ -83,7 +89,11 @@ JOBS = (
     Job("validate", "parquet", "doudian validate orders", False, default=False),
     Job("pandera", "typed", "pandera Orders.validate", False),
     Job("polars-checks", "typed", "same checks in polars", False),
+    Job("close", "csv", "doudian reconcile (close)", False),
 )
+#: the finance close's inputs beside the statement: the bill's two files and the flows
+CLOSE_FILES = (("--bill", "bill"), ("--bill", "bill_refunds"), ("--fund-flow", "fund_flow"),
+               ("--account-flow", "account_flow"))  # fmt: skip
 
 
 def code_version() -> dict[str, Any]:
@@ -206,6 +216,10 @@ class Dataset:
     def file(self, stem: str, fmt: str) -> Path:
         return self.exports / f"{stem}.{'parquet' if fmt == 'parquet' else 'csv'}"
 
+    def statement(self, period: str) -> Path:
+        """The close's statement: `doudian settle` of the fund flow's period, cached."""
+        return self.root / "close" / "settlement" / period
+
     def settle_args(self, fmt: str) -> list[str]:
         return [
             arg
@@ -304,6 +318,46 @@ def busiest_period(orders: Path) -> tuple[str, dict[str, int]]:
     return counts["p"][0], dict(sorted(by_period.items()))
 
 
+def close_period(data: Dataset) -> str:
+    """The period whose bill cycle the fund flow covers: the generator writes the flows of
+    the cycle from the last settle date (1st or 16th) before the export day, so the first
+    动账时间's day is the settle date of the period the close reconciles."""
+    if "close_period" not in data.meta:
+        import polars as pl
+
+        sys.path.insert(0, str(REPO))
+        from pipeline.stages.settle.periods import Period
+
+        first = (
+            pl.scan_parquet(data.file("fund_flow", "parquet"))
+            .select(pl.col("动账时间").min())
+            .collect()
+            .item()
+        )
+        period = Period.due_on(dt.date.fromisoformat(first[:10]))
+        if period is None:
+            fail(f"fund_flow starts on {first[:10]}, not a settle date (1st or 16th)")
+        data.meta["close_period"] = period.id
+        data.save_meta()
+    return data.meta["close_period"]
+
+
+def ensure_close_statement(data: Dataset, period: str, timeout: float) -> None:
+    """The statement the close reconciles: one untimed `doudian settle` from Parquet."""
+    if (data.statement(period) / "summary.json").is_file():
+        return
+    say(f"data: the close's statement of {period} (doudian settle, Parquet) ...")
+    out = data.statement(period).parents[1]
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [*DOUDIAN, "settle", "--period", period, "--out", str(out), *data.settle_args("parquet")]
+    run = checked(
+        run_child(argv, log=data.root / "logs" / "close-statement", timeout=timeout),
+        "doudian settle",
+        (0, 3),
+    )
+    say(f"      {run.seconds:.1f} s")
+
+
 def ensure_gb18030(data: Dataset) -> None:
     """A GB18030 copy of orders.csv (as Excel on Chinese Windows saves it: no BOM)."""
     if data.gb18030.is_file():
@@ -393,6 +447,11 @@ def command(job: Job, data: Dataset, period: str, out: Path) -> list[str]:
     if job.name == "validate":
         source = data.gb18030 if job.format == "gb18030" else data.file("orders", fmt)
         return [*DOUDIAN, "validate", "orders", str(source), "--out", str(out)]
+    if job.name == "close":
+        cp = close_period(data)
+        files = [arg for opt, stem in CLOSE_FILES for arg in (opt, str(data.file(stem, "csv")))]
+        return [*DOUDIAN, "reconcile", "--statement", str(data.statement(cp)), *files,
+                "--out", str(out)]  # fmt: skip
     if job.name in ("pandera", "polars-checks"):
         engine = "pandera" if job.name == "pandera" else "polars"
         return [
@@ -498,6 +557,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     reference = (
         reference_summary(data, period, args.timeout) if any(j.settles for j in jobs) else None
     )
+    if any(j.name == "close" for j in jobs):
+        ensure_close_statement(data, close_period(data), args.timeout)
+        say(f"close: reconciles {close_period(data)}, the period the fund flow covers")
 
     # pandas: the requested rows, or the 2M fallback (forced with --pandas-rows)
     pandas_data = data
@@ -518,6 +580,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     inputs = {data.file(s, f) for j in jobs for s in SETTLE_FILES for f in (j.format,) if j.settles}
     inputs |= {data.gb18030} if any(j.format == "gb18030" for j in jobs) else set()
     inputs |= {data.file("orders", "csv")} if any(j.key == "validate/csv" for j in jobs) else set()
+    if any(j.name == "close" for j in jobs):
+        inputs |= {data.file(stem, "csv") for _, stem in CLOSE_FILES}
     say(
         f"warming the page cache ({sum(p.stat().st_size for p in inputs) / MIB:,.0f} MiB of inputs) ..."
     )
@@ -555,7 +619,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 dataset = pandas_data
                 argv = command(job, dataset, period, out)
                 run = run_child(argv, log=log_dir / f"pandas-csv-{round_no}", timeout=args.timeout)
-            ok = (0, 3) if job.name in ("settle", "validate") else (0,)
+            ok = (0, 3) if job.name in ("settle", "validate", "close") else (0,)
             checked(run, f"{job.label} ({job.key})", ok)
             if job.format == "typed":
                 reported = json.loads(run.stdout.strip().splitlines()[-1])
@@ -567,6 +631,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 compare(job, got, pandas_reference if job.name == "pandas" else reference)
                 result.checked = True
                 shutil.copyfile(summary_path(job, out, period), log_dir / f"{name}-summary.json")
+            if job.name == "close" and len(result.runs) == 0:
+                closed = out / "reconciliation" / close_period(data) / "summary.json"
+                shutil.copyfile(closed, log_dir / f"{name}-summary.json")
             shutil.rmtree(out, ignore_errors=True)  # outputs are large: keep the disk bounded
             result.runs.append(run)
             say(
@@ -817,7 +884,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         help="comma-separated jobs: a name (settle, duckdb, pandas, floor, validate, pandera, "
-        "polars-checks) or a NAME/FORMAT glob (*/parquet); default: every job but validate/parquet",
+        "polars-checks, close) or a NAME/FORMAT glob (*/parquet); default: every job but validate/parquet",
     )
     parser.add_argument(
         "--period", help="settle this period (default: the one with the most sales)"

@@ -17,7 +17,7 @@ from pipeline.stages.close.checks import BILL_CHECK_COLUMNS, bill_checks, order_
 from pipeline.stages.close.funds import settle_against_funds
 from pipeline.stages.close.other import classify, refund_candidate, settlement_candidate
 from pipeline.stages.close.policy import CloseRules
-from pipeline.stages.close.refunds import REFUND_COLUMNS, refunds_against_funds
+from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS, refunds_against_funds
 from pipeline.stages.close.subs import sub_order_rows
 from pipeline.stages.reconcile import reconcile, summarize
 from pipeline.write.files import scratch_folder, write_csv, write_json
@@ -117,7 +117,7 @@ def close_period(
             ordinary,
             rules,
         )
-        refund_rows = stage(_with_context(refund_rows, statement, after_sales))
+        refund_rows = stage(_with_context(refund_rows, statement, after_sales, rules))
         refund_used = stage(refund_used)
         used = pl.concat([
             funds.select(pl.col("fund_row").drop_nulls()),
@@ -148,10 +148,15 @@ def close_period(
 
 
 def _with_context(
-    rows: pl.LazyFrame, statement: pl.LazyFrame, after_sales: pl.LazyFrame | None
+    rows: pl.LazyFrame,
+    statement: pl.LazyFrame,
+    after_sales: pl.LazyFrame | None,
+    rules: CloseRules,
 ) -> pl.LazyFrame:
     """Refund lines with our clawback lines' net for the sub-order (none: empty) and the
-    after-sale's status (when an after-sales export is given)."""
+    after-sale's status (when an after-sales export is given). A matched refund whose
+    after-sale is in the export and does not say refunded (the policy's 售后状态 table)
+    becomes `after-sale-not-refunded`."""
     ours = (
         statement.filter(pl.col("line_type") == "clawback")
         .group_by("sub_order_id")
@@ -160,10 +165,23 @@ def _with_context(
     rows = rows.join(ours, on="sub_order_id", how="left")
     if after_sales is None:
         return rows.with_columns(pl.lit(None, pl.String).alias("after_sale_status"))
-    status = after_sales.select("after_sale_id", "after_sale_status").unique(
-        "after_sale_id", keep="first"
+    state = rules.words.after_sale_state(pl.col("after_sale_status"), pl.col("refund_method"))
+    status = (
+        after_sales.select("after_sale_id", "after_sale_status", "refund_method")
+        .unique("after_sale_id", keep="first")
+        .with_columns(state.alias("__state"))
     )
-    return rows.join(status, on="after_sale_id", how="left")
+    unpaid = (pl.col("status") == "matched") & pl.col("__state").is_in(["closed", "open"])
+    return (
+        rows.join(status, on="after_sale_id", how="left")
+        .with_columns(
+            pl.when(unpaid.fill_null(False))
+            .then(pl.lit(NOT_REFUNDED))
+            .otherwise(pl.col("status"))
+            .alias("status")
+        )
+        .drop("__state", "refund_method")
+    )
 
 
 def close_text(period_id: str, result: CloseResult) -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from pipeline.errors import UsageError
-from pipeline.policy import Policy
+from pipeline.policy import Policy, StatusWords, default_words
 from schemas.fund_flow import DIRECTIONS
 
 _RULE_KEYS = {"scene", "scene_pattern", "remark_pattern", "category", "direction"}
@@ -61,6 +61,8 @@ class CloseRules:
     user_refund_scene_suffix: str
     payable_discounts: tuple[str, ...]
     scenes: tuple[SceneRule, ...]
+    #: the policy's 售后状态 table: which after-sale says refunded
+    words: StatusWords = field(default_factory=default_words, compare=False)
 
     @classmethod
     def from_policy(cls, policy: Policy) -> CloseRules:
@@ -92,7 +94,8 @@ class CloseRules:
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
         }
-        return cls(**values, scenes=rules)
+        words = StatusWords.from_policy(policy) if "statuses" in policy.data else default_words()
+        return cls(**values, scenes=rules, words=words)
 
 
 def _rule(where: str, number: int, raw: Any) -> SceneRule:

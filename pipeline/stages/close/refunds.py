@@ -18,6 +18,8 @@ import polars as pl
 from pipeline.stages.close.policy import CloseRules
 from pipeline.stages.settle.money import share
 
+#: a matched refund whose after-sale (in the after-sales export) does not say refunded
+NOT_REFUNDED = "after-sale-not-refunded"
 REFUND_COLUMNS = (
     "shop_id", "sub_order_id", "bill_type", "settled_at", "billed", "status", "after_sale_id",
     "fund_rows", "flow_ids", "paid", "difference", "first_flow_at", "last_flow_at",

@@ -12,6 +12,7 @@ import polars as pl
 
 from pipeline.stages.close.checks import BILL_FORMULAS
 from pipeline.stages.close.other import REFUND_NOT_USED, SETTLEMENT_NOT_USED, UNCLASSIFIED
+from pipeline.stages.close.refunds import NOT_REFUNDED
 
 FUNDS_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "account-mismatch",
@@ -19,7 +20,7 @@ FUNDS_STATUSES = (
 )  # fmt: skip
 REFUND_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "outside-window",
-    "not-comparable",
+    "not-comparable", NOT_REFUNDED,
 )  # fmt: skip
 FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other")
 
