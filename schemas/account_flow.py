@@ -39,9 +39,13 @@ class _Checks(RowChecks):
     def _shop(cls, data):
         return checks.is_shop_id(data)
 
-    @pa.check("amount", "balance", name="money-out-of-range")
+    @pa.check("amount", name="money-out-of-range")
     def _money(cls, data):
         return checks.money_signed(data)
+
+    @pa.check("balance", name="money-out-of-range")
+    def _balance(cls, data):
+        return checks.balance(data)
 
 
 AccountFlow = model_of(

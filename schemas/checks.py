@@ -40,6 +40,15 @@ def money_unsigned(data: PolarsData) -> pl.LazyFrame:
     return _ok(data, pl.col(data.key).is_between(0, MONEY_MAX_FEN))
 
 
+#: An account's balance is not one order's money: up to 10 billion yuan.
+BALANCE_MAX_FEN = 1_000_000_000_000
+
+
+def balance(data: PolarsData) -> pl.LazyFrame:
+    """|fen| <= 10 billion yuan: a shop account's balance after a movement."""
+    return _ok(data, pl.col(data.key).is_between(-BALANCE_MAX_FEN, BALANCE_MAX_FEN))
+
+
 def money_signed(data: PolarsData) -> pl.LazyFrame:
     """|fen| <= 10 million yuan (fees and refunds in a bill may be negative)."""
     return _ok(data, pl.col(data.key).is_between(-MONEY_MAX_FEN, MONEY_MAX_FEN))
