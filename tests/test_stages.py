@@ -119,3 +119,27 @@ def test_library_errors_name_settings_as_the_caller_does(tmp_path):
     config = tmp_path / "pipeline.toml"
     names = run_module.config_names(run_module.RunConfig(config, "", tmp_path, None, (), ()))
     assert caught.value.render(names).startswith("pipeline.toml: policy no-such-policy:")
+
+
+def test_an_error_escaping_a_shop_fails_that_shop_only(exports, tmp_path, monkeypatch):
+    real = run_module.run_shop
+
+    def broken(config, shop, on, on_stage=lambda o: None):
+        if shop.id == "1000001":
+            raise OSError(28, "No space left on device")
+        return real(config, shop, on, on_stage)
+
+    monkeypatch.setattr(run_module, "run_shop", broken)
+    config = run_module.load_config(write_config(tmp_path, exports))
+    report = run_module.run(config, dt.date(2026, 11, 5), lambda *a, **k: None, NoProgress())
+    first = {(o.stage, o.outcome, o.message) for o in report.outcomes if o.shop == "1000001"}
+    assert first == {
+        (s, "failed", "internal error (OSError: [Errno 28] No space left on device)")
+        for s in run_module.STAGES
+    }
+    assert {o.outcome for o in report.outcomes if o.shop == "1000002"} <= {
+        "ok",
+        "attention",
+        "not-due",
+    }
+    assert report.exit_code == 1

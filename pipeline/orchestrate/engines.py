@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import EXIT_FILE, UsageError, first_line
+from pipeline.errors import UsageError, first_line
 from pipeline.orchestrate.run import (
     Engine,
     RunConfig,
@@ -46,8 +46,9 @@ from pipeline.orchestrate.run import (
     ShopOutcome,
     StageOutcome,
     _expand,
+    failed_outcome,
     local_engine,
-    run_shop,
+    run_shop_guarded,
 )
 
 #: A shop whose input files add up to more than this is large (documented in docs/cluster.md).
@@ -237,27 +238,14 @@ def _outcome(future: Any, config: RunConfig, shop: ShopConfig) -> ShopOutcome:
 
 
 def run_task(config: RunConfig, shop: ShopConfig, on: dt.date) -> ShopOutcome:
-    """A shop's task on a Dask worker: `run_shop`, timed, naming the worker; an exception
-    escaping it (a bug of ours) is the shop's failed outcome, not the run's end."""
+    """A shop's task on a Dask worker: `run_shop_guarded`, timed, naming the worker."""
     from distributed import get_worker
 
     started = time.monotonic()
-    try:
-        outcome = run_shop(config, shop, on)
-    except Exception as exc:
-        if os.environ.get("DOUDIAN_DEBUG"):
-            raise
-        message = f"internal error ({type(exc).__name__}: {first_line(exc)})"
-        outcome = failed_outcome(config, shop, message)
+    outcome = run_shop_guarded(config, shop, on)
     outcome.worker = get_worker().address
     outcome.seconds = round(time.monotonic() - started, 3)
     return outcome
-
-
-def failed_outcome(config: RunConfig, shop: ShopConfig, message: str) -> ShopOutcome:
-    """Every configured stage of the shop failed, for one reason."""
-    stages = [StageOutcome(shop.id, s, "failed", EXIT_FILE, message) for s in config.stages]
-    return ShopOutcome(shop.id, stages, worker="none")
 
 
 def input_bytes(shop: ShopConfig) -> int:

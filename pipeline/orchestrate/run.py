@@ -640,13 +640,43 @@ def _not_current(outcomes: list[StageOutcome], on: dt.date) -> dict[Path, str]:
 Engine = Callable[[RunConfig, dt.date, Callable[[StageOutcome], None]], Iterator[ShopOutcome]]
 
 
+def failed_outcome(config: RunConfig, shop: ShopConfig, message: str) -> ShopOutcome:
+    """Every configured stage of the shop failed, for one reason."""
+    stages = [StageOutcome(shop.id, s, "failed", EXIT_FILE, message) for s in config.stages]
+    return ShopOutcome(shop.id, stages, worker="none")
+
+
+def run_shop_guarded(
+    config: RunConfig,
+    shop: ShopConfig,
+    on: dt.date,
+    on_stage: Callable[[StageOutcome], None] = lambda outcome: None,
+) -> ShopOutcome:
+    """`run_shop`, with an error escaping it (a file that cannot be written, a bug of
+    ours) as the shop's failed outcome, not the run's end: the other shops go on, on
+    every engine."""
+    try:
+        return run_shop(config, shop, on, on_stage)
+    except DoudianError as exc:
+        message = _line(exc.render(config_names(config)))
+    except Exception as exc:
+        if os.environ.get("DOUDIAN_DEBUG"):
+            raise
+        message = f"internal error ({type(exc).__name__}: {first_line(exc)})"
+    failed = failed_outcome(config, shop, message)
+    for outcome in failed.outcomes:
+        on_stage(outcome)
+    return failed
+
+
 def local_engine(
     config: RunConfig, on: dt.date, on_stage: Callable[[StageOutcome], None]
 ) -> Iterator[ShopOutcome]:
     """The shops one after another in this process (worker "local")."""
     for shop in config.shops:
         started = time.monotonic()
-        outcome = run_shop(config, shop, on, on_stage)
+        outcome = run_shop_guarded(config, shop, on, on_stage)
+        outcome.worker = "local"
         outcome.seconds = round(time.monotonic() - started, 3)
         yield outcome
 
