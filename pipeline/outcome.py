@@ -117,14 +117,6 @@ class StageResult:
         return "; ".join(text[:2])
 
 
-def worst(statuses: list[str]) -> str:
-    """The status of several results together: failed over attention over ok."""
-    for status in ("failed", "ineligible", "attention"):
-        if status in statuses:
-            return status
-    return "ok"
-
-
 def render(result: StageResult, as_json: bool) -> str:
     if as_json and result.json_text is not None:
         return result.json_text

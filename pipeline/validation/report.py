@@ -1,8 +1,8 @@
-"""Rendering a validation result: a text summary for people, JSON for machines."""
+"""A validation result as a stage's result: its summary (the JSON `--json` prints) and
+the text summary for people."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from pipeline.errors import EXIT_OK, EXIT_REJECTED
@@ -44,10 +44,6 @@ def as_dict(result: ValidationResult) -> dict[str, object]:
         },
         "exit_code": exit_code(result),
     }
-
-
-def as_json(result: ValidationResult) -> str:
-    return json.dumps(as_dict(result), ensure_ascii=False, indent=2, sort_keys=True)
 
 
 def _plural(n: int, word: str) -> str:
