@@ -177,3 +177,55 @@ def test_status_words_come_from_the_policy():
     assert known.to_list() == [True, True, True, True, False]
     orders = KINDS["orders"].with_words(default_words()).spec.statuses["order_status"]
     assert {"待发货", "已支付", "已完成"} <= orders.exact
+
+
+def rule_failures(kind: str, rows: list[dict], absent: frozenset[str] = frozenset()):
+    """What the streaming plan's rules (`pipeline.validation.rules`) find on the same
+    typed rows, in pandera's terms (index, column, check)."""
+    from pipeline.canonical.cells import code_column
+    from pipeline.validation.rules import model_rules
+
+    typed = frame(kind, rows).with_columns(
+        pl.lit(None, pl.String).alias(code_column(c)) for c in KINDS[kind].spec.names
+    )
+    present = set(KINDS[kind].spec.names) - absent
+    found = []
+    for rule in model_rules(KINDS[kind].schema(absent), present):
+        hits = typed.select(rule.fails.arg_true()).to_series().to_list()
+        code = "not_nullable" if rule.code == "missing-value" else rule.code
+        found += [(i, rule.name, code) for i in hits]
+    return sorted(found, key=lambda f: (f[0], f[1]))
+
+
+@pytest.mark.parametrize(
+    "kind, rows, absent",
+    [
+        (
+            "orders",
+            [
+                GOOD_ORDER,
+                {**GOOD_ORDER, "quantity": 0},
+                {**GOOD_ORDER, "payable": -1},
+                {**GOOD_ORDER, "product_id": "12345"},
+                {**GOOD_ORDER, "paid_at": dt.datetime(2026, 9, 30, tzinfo=CN)},
+                {**GOOD_ORDER, "received_at": dt.datetime(2026, 10, 1, 10, tzinfo=CN)},
+                {**GOOD_ORDER, "order_id": None, "shop_id": "-1"},
+                {**GOOD_ORDER, "payable": 1_000_000_001, "creator_id": "x"},
+            ],
+            frozenset(),
+        ),
+        ("orders", [{**GOOD_ORDER, "product_id": None, "quantity": 0}], frozenset({"product_id"})),
+        ("costs", [{"cost": 100, "merchant_code": "A-1"}, {"cost": -1}], frozenset()),
+    ],
+)
+def test_the_streaming_rules_are_the_models_checks(kind, rows, absent):
+    """The plan that checks a whole file applies the model's own checks, named as the
+    model names them: on the same rows it finds exactly what pandera finds."""
+    try:
+        KINDS[kind].schema(absent).validate(frame(kind, rows), lazy=True)
+        want = []
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.filter(pl.col("index").is_not_null())
+        want = sorted(cases.select("index", "column", "check").rows(), key=lambda f: (f[0], f[1]))
+    assert want  # the rows do break rules
+    assert rule_failures(kind, rows, absent) == want

@@ -27,10 +27,13 @@ import codecs
 import contextlib
 import csv
 import io
+import mmap
 import os
 import stat
+import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +87,11 @@ class RawExport:
     encoding: str | None
     #: the file's rows in order, about `rows` at a time (see the module doc)
     batches: Callable[[int], Iterator[pl.DataFrame]]
+    #: the file's rows as one lazy plan (see the module doc): `scan(work, probe)` is a
+    #: context manager giving the plan, valid inside it; `work` is a folder for a
+    #: transcoded copy, `probe` names more of the file's columns (name -> position) to
+    #: read as text
+    scan: Callable[[Path, Mapping[str, int]], AbstractContextManager[pl.LazyFrame]]
     header: tuple[str, ...] = ()  # the file's header row as written
     present: frozenset[str] = frozenset()  # canonical columns the file has (or --shop-id)
 
@@ -264,7 +272,12 @@ def _open(
     def pick(cells: pl.DataFrame, offset: int, quoted: bool) -> pl.DataFrame:
         """The kind's columns of a block of cells `c0`... whose first row is data row
         `offset` (0-based) of the file."""
-        return _pick(spec, cells, offset, header, positions, shop_id, quoted)
+        indexed = cells.lazy().with_row_index("__idx", offset=offset)
+        return _pick(spec, indexed, cells.columns, header, positions, shop_id, quoted).collect()
+
+    def pick_lazy(cells: pl.LazyFrame, quoted: bool, probe: Mapping[str, int]) -> pl.LazyFrame:
+        names = cells.collect_schema().names()
+        return _pick(spec, cells, names, header, positions, shop_id, quoted, probe)
 
     if fmt == "xlsx":
         table = _mark_numeric_cells(cells, numeric, spec, positions).collect()
@@ -273,6 +286,10 @@ def _open(
             for offset in range(0, table.height, rows):
                 yield pick(table.slice(offset, rows), offset, False)
 
+        @contextlib.contextmanager
+        def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
+            yield pick_lazy(table.lazy().with_row_index("__idx"), False, probe)
+
     elif fmt == "parquet":
 
         def batches(rows: int) -> Iterator[pl.DataFrame]:
@@ -280,6 +297,13 @@ def _open(
             with source.on_disk() as on_disk:
                 blocks = _parquet_blocks(on_disk, rows, used)
                 yield from (pick(block, offset, False) for offset, block in blocks)
+
+        @contextlib.contextmanager
+        def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
+            used = {*positions.values(), *probe.values()}
+            with source.on_disk() as on_disk:
+                cells = pl.scan_parquet(on_disk).select(_parquet_cells(on_disk, used))
+                yield pick_lazy(cells.with_row_index("__idx"), False, probe)
 
     else:
 
@@ -293,21 +317,40 @@ def _open(
                         yield pick(block.slice(start, rows), offset + start, quoted)
                     offset += block.height
 
+        @contextlib.contextmanager
+        def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
+            used = sorted({*positions.values(), *probe.values()})
+            with (
+                source.on_disk() as on_disk,
+                _utf8_copy(name, on_disk, data_start, enc, work) as (
+                    text,
+                    start,
+                    quoted,
+                ),
+            ):
+                cells = _csv_scan(text, start, len(header), used, quoted)
+                yield pick_lazy(cells, quoted, probe)
+
     present = frozenset(positions) | ({"shop_id"} & set(headers) if shop_id is not None else set())
-    return RawExport(name, headers, fmt, enc, batches, tuple(header), present)
+    return RawExport(name, headers, fmt, enc, batches, scan, tuple(header), present)
 
 
 def _pick(
     spec: KindSpec,
-    cells: pl.DataFrame,
-    offset: int,
+    cells: pl.LazyFrame,
+    names: list[str],
     header: list[str],
     positions: dict[str, int],
     shop_id: str | None,
     quoted: bool,
-) -> pl.DataFrame:
-    frame = cells.with_row_index("__idx", offset=offset)
-    if spec.skip_after_header and offset < spec.skip_after_header:
+    probe: Mapping[str, int] | None = None,
+) -> pl.LazyFrame:
+    """The kind's columns of `cells` (`c0`... and the spare columns, `names`; `__idx`
+    the 0-based data row), `__row`, the cells past the last column (EXTRA) and a cell
+    that spans rows (SPANS, looked for when the cells hold a quote), and the `probe`
+    columns (name -> position) as text."""
+    frame = cells
+    if spec.skip_after_header:
         frame = frame.filter(~_is_note_row(spec, positions))
     selected = [pl.col("__idx").cast(pl.Int64).add(2).alias("__row")]
     for column in spec.columns:
@@ -318,7 +361,7 @@ def _pick(
             selected.append(pl.lit(shop_id, pl.String).alias(column.name))
         else:
             selected.append(pl.lit(None, pl.String).alias(column.name))
-    names = [c for c in cells.columns if c.startswith(("c", SPARE))]
+    names = [c for c in names if c.startswith(("c", SPARE))]
     if quoted:
         selected.append(_spanning_cell(names, header).alias(SPANS))
     else:
@@ -330,6 +373,7 @@ def _pick(
         selected.append(pl.lit(None, pl.String).alias(EXTRA))
     else:
         selected.append(pl.when(extra.str.len_bytes() > 0).then(extra).otherwise(None).alias(EXTRA))
+    selected += [pl.col(f"c{pos}").cast(pl.String).alias(n) for n, pos in (probe or {}).items()]
     return frame.select(selected)
 
 
@@ -623,6 +667,71 @@ def _parse_block(
     return cells.select(columns).collect(), quoted
 
 
+@contextlib.contextmanager
+def _utf8_copy(
+    name: str, p: Path, start: int, enc: str, work: Path
+) -> Iterator[tuple[Path, int, bool]]:
+    """The CSV as UTF-8 text for polars' own reader: (path, offset of the data rows,
+    whether they hold any quote). A UTF-8 file is itself; another encoding is
+    transcoded into `work`, block by block (two at a time, in threads), each block
+    checked as it is decoded (an InputError naming the byte)."""
+    if enc == "utf-8":
+        with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            quoted = data.find(b'"', start) >= 0
+        yield p, start, quoted
+        return
+
+    def decode(piece: tuple[bytes, int, bool]) -> bytes:
+        data, offset, final = piece
+        return _decode(name, data, offset, enc, final=final).encode("utf-8")
+
+    fd, tmp = tempfile.mkstemp(prefix=".utf8-", suffix=".csv", dir=work)
+    copy = Path(tmp)
+    try:
+        quoted = False
+        with os.fdopen(fd, "wb") as out:
+            out.write(b"\n")  # the header's place: the data starts on line 2
+            for text in ordered_map(decode, _csv_pieces(p, start, CSV_BLOCK_BYTES)):
+                quoted = quoted or b'"' in text
+                out.write(text)
+        yield copy, 1, quoted
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _csv_scan(p: Path, start: int, width: int, used: list[int], quoted: bool) -> pl.LazyFrame:
+    """The data rows of a UTF-8 CSV (from byte `start`, the row after the header) as
+    text cells `c0`... and the spare columns, with `__idx`, one polars scan. Without
+    quotes only the `used` columns are read (no cell can span rows there); with quotes
+    all. Blank lines at the end are left out (`n_rows`, counted only when the file has
+    such a tail)."""
+    schema = {
+        **{f"c{i}": pl.String for i in range(width)},
+        **{spare: pl.String for spare in _spares()},
+    }
+    options = dict(
+        has_header=False,
+        empty_string_is_null=False,
+        raise_if_empty=False,
+        truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
+        missing_columns="insert",
+    )
+    end = _data_end(p, start)
+    rows = None
+    if end < p.stat().st_size:
+        with open(p, "rb") as fh:
+            fh.seek(end)
+            tail = fh.read()
+        one = {"c0": pl.String}
+        count = pl.scan_csv(p, skip_rows=1, schema=one, **options).select(pl.len()).collect()
+        rows = count.item() - pl.read_csv(io.BytesIO(tail), schema=one, **options).height
+    columns = list(schema) if quoted else [*(f"c{i}" for i in used), *_spares()]
+    cells = pl.scan_csv(
+        p, skip_rows=1, schema=schema, n_rows=rows, row_index_name="__idx", **options
+    )
+    return cells.select("__idx", *columns)
+
+
 def _spares() -> list[str]:
     return [f"{SPARE}{i}" for i in range(SPARE_COLUMNS)]
 
@@ -735,8 +844,17 @@ def _parquet_blocks(p: Path, rows: int, used: set[int]) -> Iterator[tuple[int, p
     """(offset, cells) slices of `rows` rows of the `used` columns (by position; the
     others are not even decoded), every cell as text."""
     scan = pl.scan_parquet(p)
+    exprs = _parquet_cells(p, used)
+    total = scan.select(pl.len()).collect().item()
+    for offset in range(0, total, rows):
+        yield offset, scan.slice(offset, rows).select(exprs).collect()
+
+
+def _parquet_cells(p: Path, used: set[int]) -> list[pl.Expr]:
+    """The `used` columns of a Parquet file (by position) as text cells `c0`...; a
+    zoned timestamp in China time, a naive one as it is."""
     exprs = []
-    for i, (col, dtype) in enumerate(scan.collect_schema().items()):
+    for i, (col, dtype) in enumerate(pl.scan_parquet(p).collect_schema().items()):
         if i not in used:
             continue
         e = pl.col(col)
@@ -746,9 +864,7 @@ def _parquet_blocks(p: Path, rows: int, used: set[int]) -> Iterator[tuple[int, p
                 e = e.dt.convert_time_zone("Asia/Shanghai")
             e = e.dt.strftime("%Y-%m-%d %H:%M:%S%.f")
         exprs.append(e.cast(pl.String).alias(f"c{i}"))
-    total = scan.select(pl.len()).collect().item()
-    for offset in range(0, total, rows):
-        yield offset, scan.slice(offset, rows).select(exprs).collect()
+    return exprs
 
 
 def _match_headers(name: str, spec: KindSpec, header: list[str], where: str = "") -> dict[str, int]:

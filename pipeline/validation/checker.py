@@ -20,35 +20,32 @@ in the result (`FileResult.unread`).
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandera.errors
-import pandera.polars as pa
 import polars as pl
 
 from pipeline import faults
-from pipeline.canonical.cells import MONEY, canonicalize, code_column, raw_column
+from pipeline.canonical.cells import MONEY, canonicalize, raw_column
 from pipeline.errors import InputError, first_line
-from pipeline.parallel import ordered_map
 from pipeline.policy import StatusWords, default_words
-from pipeline.read.exports import EXTRA, SPANS, RawExport, open_export, open_exports
+from pipeline.read.exports import EXTRA, SPANS, RawExport, open_exports
 from pipeline.validation.findings import FINDING_SCHEMA, message_expr
 from pipeline.validation.listing import (
+    LISTED_ROWS,
     NO_SECONDS,
     NoSeconds,
-    PartCap,
     capped,
     no_seconds_lines,
     not_listed_lines,
     without_seconds,
 )
+from pipeline.validation.rules import model_rules, parse_rules, status_rules
 from pipeline.write.files import atomic_path, scratch_folder, write_csv, writing
 from schemas import KINDS, Kind
-from schemas.base import KindSpec, col, normalize_header
+from schemas.base import KindSpec, normalize_header
 
 #: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
 BATCH_ROWS = 250_000
@@ -72,20 +69,6 @@ class FileResult:
     unread: list[str] = field(default_factory=list)
     #: the canonical columns the file has
     present: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _BatchOutcome:
-    """What checking one batch gave: its staged part and its counts."""
-
-    part: Path
-    number: int
-    rows: int
-    rejected: int
-    findings: dict[str, int]
-    warnings: dict[str, int]
-    warned: int  # rows with a warning
-    no_seconds: NoSeconds
 
 
 @dataclass
@@ -168,15 +151,10 @@ def validate_files(
         ]
         for raw in raws:
             require_columns(k, raw.path, raw.present)
-        checker = _BatchChecker(k, work, keep)
-        results = [checker.run_file(file_no, raw, batch_rows) for file_no, raw in enumerate(raws)]
-        money = [
-            _unknown_money(k.spec, file_no, raw, result, encoding, sheet)
-            for file_no, (raw, result) in enumerate(zip(raws, results, strict=True))
-        ]
+        checker = _FileChecker(k, work, keep)
+        results = [checker.run_file(file_no, raw) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
-        parts = [checker.valid_rows(duplicates, [part]) for part in checker.parts]
-        parts = parts or [checker.valid_rows(duplicates, [])]
+        parts = checker.valid_parts(duplicates, batch_rows)
         if valid_path is not None:
             with atomic_path(valid_path) as tmp:
                 pl.concat(parts).sink_parquet(tmp, compression="zstd")
@@ -187,7 +165,7 @@ def validate_files(
             rejected_path,
             warnings_path,
             results,
-            pl.concat([_empty_staged_findings(), *money]),
+            pl.concat([_empty_staged_findings(), *checker.money]),
         )
     return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
 
@@ -239,64 +217,6 @@ _LOOKS_LIKE_MONEY = MONEY
 _HAS_DECIMALS = r"\.[0-9]{1,2}0*$"
 
 
-def _unknown_money(
-    spec: KindSpec,
-    file_no: int,
-    raw: RawExport,
-    result: FileResult,
-    encoding: str | None,
-    sheet: str | None,
-) -> pl.DataFrame:
-    """Record the file's unread columns in `result`; for a kind that asks for it (the
-    bill), warn `unknown-money-column` about each one whose cells look like money, once
-    per file (row 1, the header), so that a fee under a new name is not lost unseen."""
-    result.unread = _unread(spec, raw)
-    result.present = list(raw.present)
-    once = [h for h in dict.fromkeys(result.unread) if result.unread.count(h) == 1]
-    if not spec.unknown_money or not once:
-        return _empty_staged_findings()
-    probe = KindSpec(
-        spec.name,
-        spec.title,
-        (
-            *(c for c in spec.columns if c.required),
-            *(col(f"u{i}", "text", h) for i, h in enumerate(once)),
-        ),
-        skip_after_header=spec.skip_after_header,
-    )
-    try:
-        opened = open_export(probe, raw.path, encoding=encoding, sheet=sheet)
-    except InputError:  # a member of a zip archive is not reopened by its name
-        return _empty_staged_findings()
-    names = [f"u{i}" for i in range(len(once))]
-    counts = [
-        batch.select(e for n in names for e in _money_counts(n))
-        for batch in opened.batches(BATCH_ROWS)
-    ]
-    if not counts:
-        return _empty_staged_findings()
-    totals = pl.concat(counts).sum()
-    flagged = [
-        h
-        for n, h in zip(names, once, strict=True)
-        if _is_money(*(totals.item(0, f"{n}{k}") or 0 for k in _COUNTS))
-    ]
-    result.warnings.update({"unknown-money-column": len(flagged)} if flagged else {})
-    frame = pl.DataFrame(
-        {"column": flagged, "value": flagged}, schema={"column": pl.String, "value": pl.String}
-    )
-    return frame.select(
-        pl.lit(raw.path, pl.String).alias("file"),
-        pl.lit(1, pl.Int64).alias("row"),
-        "column",
-        "value",
-        pl.lit("unknown-money-column").alias("code"),
-        message_expr(pl.lit("unknown-money-column"), pl.col("column")).alias("message"),
-        pl.lit(file_no, pl.Int32).alias("__file_no"),
-        pl.lit(-1, pl.Int32).alias("__order"),
-    )
-
-
 _COUNTS = (":filled", ":money", ":decimals")
 
 
@@ -316,92 +236,62 @@ def _is_money(filled: int, money: int, decimals: int) -> bool:
     return filled > 0 and money == filled and decimals > 0
 
 
-class _BatchChecker:
-    """Phase 1, per batch (two at a time, in threads): parse findings and the pandera
-    model's findings; the batch's valid rows are staged with their key's hash. Phase 2,
-    over the staged hashes of all files: later copies of the unique key. Phase 3: the
-    valid rows, less those copies, as the staged parts (or one Parquet file)."""
+@dataclass(frozen=True)
+class _FileOutcome:
+    """What checking one file gave: its counts and its first listed findings."""
 
-    def __init__(self, kind: Kind, work: Path, keep: Collection[str] | None = None) -> None:
-        self.kind = kind
-        self.spec = kind.spec
-        wanted = set(self.spec.names if keep is None else keep) | {self.spec.unique}
-        self.kept = [n for n in self.spec.names if n in wanted]
-        self.schemas: dict[frozenset[str], pa.DataFrameSchema] = {}
-        self.work = work
-        self.parts: list[Path] = []
-        self.numbers = itertools.count()  # numbers the staged parts, over all files
-        self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
-        self.cap = PartCap()  # findings files list the first rows of each file
-        self.warned: dict[int, list[int]] = {}  # file -> [rows with warnings, warnings]
-        self.no_seconds: dict[int, tuple[str, NoSeconds]] = {}
+    rows: int
+    rejected: int
+    findings: dict[str, int]
+    warnings: dict[str, int]
+    warned: int  # rows with a warning
+    no_seconds: NoSeconds
+    rejected_listed: pl.DataFrame  # findings of the first LISTED_ROWS rejected rows
+    warnings_listed: pl.DataFrame  # warnings of the first LISTED_ROWS rows with one
+    money_columns: list[str]  # unread columns that look like money
 
-    def run_file(self, file_no: int, raw: RawExport, batch_rows: int) -> FileResult:
-        """Check the file's batches, two at a time (`pipeline.parallel`): the file is
-        read in this thread while earlier batches are checked. Results are taken in
-        batch order: the staged parts and the counts do not depend on which thread
-        finished first."""
-        result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
 
-        def check(item: tuple[int, pl.DataFrame]) -> _BatchOutcome | None:
-            return self._check(file_no, raw, item[1], item[0])
+class _FilePlan:
+    """One file's checks as one polars plan, run by the streaming engine: the cells are
+    parsed once, and from that one pass come the staged valid rows, the listed rows
+    with findings (their raw cells from the same pass) and every count."""
 
-        try:
-            for outcome in ordered_map(
-                check, zip(self.numbers, raw.batches(batch_rows), strict=False)
-            ):
-                self._take(outcome, result, file_no)
-        except pl.exceptions.PolarsError as exc:
-            message, hint = _read_error(exc)
-            raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
-        return result
+    def __init__(
+        self, checker: _FileChecker, file_no: int, raw: RawExport, probe: dict[str, str]
+    ) -> None:
+        spec = checker.spec
+        self.checker = checker
+        self.file_no = file_no
+        self.raw = raw
+        self.probe = probe  # probe column -> the file's header
+        absent = frozenset(spec.names) - raw.present
+        model = checker.kind.schema(absent)
+        self.rejects = [*parse_rules(spec), *model_rules(model, raw.present)]
+        self.warns = status_rules(spec)
+        self.times = [c.name for c in spec.columns if c.type == "timestamp"]
 
-    def _take(self, outcome: _BatchOutcome | None, result: FileResult, file_no: int) -> None:
-        """Count a checked batch into the file's result (in batch order); its findings
-        parts are trimmed to the rows listed (`pipeline.validation.listing`)."""
-        if outcome is not None:
-            self.parts.append(outcome.part)
-            result.rows += outcome.rows
-            result.rejected += outcome.rejected
-            result.valid += outcome.rows - outcome.rejected
-            result.findings.update(outcome.findings)
-            result.warnings.update(outcome.warnings)
-            number = outcome.number
-            self.cap.take(self.work / f"rejected-{number:06d}.parquet", file_no, outcome.rejected)
-            self.cap.take(self.work / f"warnings-{number:06d}.parquet", file_no, outcome.warned)
-            warned = self.warned.setdefault(file_no, [0, 0])
-            warned[0] += outcome.warned
-            warned[1] += sum(outcome.warnings.values())
-            if outcome.no_seconds.count:
-                found = self.no_seconds.setdefault(file_no, (result.path, NoSeconds()))[1]
-                found.add(outcome.no_seconds)
-                result.warnings[NO_SECONDS] += outcome.no_seconds.count
-        faults.point("validate-batch")
-
-    def _check(
-        self, file_no: int, raw: RawExport, batch: pl.DataFrame, number: int
-    ) -> _BatchOutcome | None:
-        """One batch of raw rows: canonicalized, checked, its valid rows staged as part
-        `number` and its findings written beside them (None for an empty batch). Runs in
-        a worker thread: it touches nothing shared."""
-        if batch.height == 0:
-            return None
-        # a DataFrame: a column whose cells were all read quickly skips the fallback steps
-        typed = canonicalize(batch, self.spec.columns, keep_raw=True)
-        parsed = self._parse_rows(typed)
-        rows = pl.concat([parsed, self._model_rows(typed, parsed, raw.present)])
-        found = self._long(file_no, raw, rows, typed)
-        warnings = self._long(file_no, raw, self._status_rows(typed), typed)
-        bad_rows = found.get_column("row").unique()
-        keys = self.spec.key_columns
-        # Only the batch's valid rows are staged; with a unique key, its hash (for the
-        # check across all files) and the key's (first) cell as the file shows it (for a
+    def run(self, cells: pl.LazyFrame, part: Path) -> _FileOutcome:
+        spec, checker = self.checker.spec, self.checker
+        typed = canonicalize(cells, spec.columns, keep_raw=True)
+        flags = [r.fails.alias(f"__r{i}") for i, r in enumerate(self.rejects)]
+        flags += [w.fails.alias(f"__w{i}") for i, w in enumerate(self.warns)]
+        flags += [
+            without_seconds(pl.col(raw_column(n)), pl.col(n)).alias(f"__s{i}")
+            for i, n in enumerate(self.times)
+        ]
+        plan = typed.with_columns(flags).with_columns(
+            _any([f"__r{i}" for i in range(len(self.rejects))]).alias("__bad"),
+            _any([f"__w{i}" for i in range(len(self.warns))]).alias("__warn"),
+        )
+        keys = spec.key_columns
+        # Only the valid rows are staged; with a unique key, its hash (for the check
+        # across all files) and the key's (first) cell as the file shows it (for a
         # duplicate's finding). A key of several columns with an empty part has no hash.
-        staged = typed.filter(~pl.col("__row").is_in(bad_rows.implode())).select(
-            *self.kept,
-            pl.lit(raw.path, pl.String).alias("source_file"),
+        staged = plan.filter(~pl.col("__bad")).select(
+            *checker.kept,
+            pl.lit(self.raw.path, pl.String).alias("source_file"),
             pl.col("__row").alias("source_row"),
-            pl.lit(file_no, pl.Int32).alias("__file_no"),
+            pl.lit(self.file_no, pl.Int32).alias("__file_no"),
             *(
                 [
                     _key_hash(keys).alias("__key_hash"),
@@ -411,63 +301,204 @@ class _BatchChecker:
                 else []
             ),
         )
-        part = self.work / f"staged-{number:06d}.parquet"
-        with writing(self.work):
-            staged.write_parquet(part, compression="lz4")
-            found.write_parquet(self.work / f"rejected-{number:06d}.parquet", compression="lz4")
-            warnings.write_parquet(self.work / f"warnings-{number:06d}.parquet", compression="lz4")
-        return _BatchOutcome(
-            part,
-            number,
-            typed.height,
-            bad_rows.len(),
-            _count(found),
-            _count(warnings),
-            warnings.get_column("row").n_unique(),
-            self._no_seconds(raw, typed),
+        outputs = [
+            staged.sink_parquet(part, compression="lz4", lazy=True),
+            self._listed(plan, "__bad", "__r", self.rejects),
+            self._listed(plan, "__warn", "__w", self.warns),
+            plan.select(self._counts()),
+        ]
+        _, rejected, warned, counts = pl.collect_all(outputs, engine="streaming")
+        return self._outcome(counts.row(0, named=True), rejected, warned)
+
+    def _listed(self, plan: pl.LazyFrame, flag: str, prefix: str, rules: list) -> pl.LazyFrame:
+        """The first LISTED_ROWS rows flagged `flag`: their row, the raw cells the
+        `rules` name and the rules' flags."""
+        names = list(dict.fromkeys(r.name for r in rules))
+        return (
+            plan.filter(pl.col(flag))
+            .select(
+                "__row",
+                *(_raw_cell(n) for n in names),
+                *(f"{prefix}{i}" for i in range(len(rules))),
+            )
+            .head(LISTED_ROWS)
         )
 
-    def _no_seconds(self, raw: RawExport, typed: pl.DataFrame) -> NoSeconds:
-        """The batch's time cells read from `HH:MM` (no seconds): their count and the
-        first of them."""
-        names = [c.name for c in self.spec.columns if c.type == "timestamp"]
-        if not names:
-            return NoSeconds()
-        flags = typed.select(
-            without_seconds(pl.col(raw_column(n)), pl.col(n)).alias(n) for n in names
-        )
-        counts = flags.sum().row(0, named=True)
-        found = NoSeconds(sum(counts.values()))
-        for n in (n for n in names if counts[n]):
-            i = flags.get_column(n).arg_true()[0]
-            first = (typed["__row"][i], raw.headers[n], typed[raw_column(n)][i])
-            if found.first is None or first[0] < found.first[0]:
-                found.first = first
-            found.columns.append(raw.headers[n])
-        return found
+    def _counts(self) -> list[pl.Expr]:
+        """One row: rows, rejected rows, rows with warnings, each rule's count, each time
+        column's times without seconds (count, first row and cell), the probe's."""
+        exprs = [
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col("__bad").sum().cast(pl.Int64).alias("rejected"),
+            pl.col("__warn").sum().cast(pl.Int64).alias("warned"),
+        ]
+        exprs += [pl.col(f"__r{i}").sum().cast(pl.Int64) for i in range(len(self.rejects))]
+        exprs += [pl.col(f"__w{i}").sum().cast(pl.Int64) for i in range(len(self.warns))]
+        for i, n in enumerate(self.times):
+            seconds = pl.col(f"__s{i}")
+            exprs += [
+                seconds.sum().cast(pl.Int64).alias(f"__s{i}"),
+                pl.col("__row").filter(seconds).first().alias(f"__s{i}:row"),
+                pl.col(raw_column(n)).filter(seconds).first().alias(f"__s{i}:cell"),
+            ]
+        exprs += [e for n in self.probe for e in _money_counts(n)]
+        return exprs
 
-    def _long(
-        self, file_no: int, raw: RawExport, rows: pl.DataFrame, batch: pl.DataFrame
-    ) -> pl.DataFrame:
-        """(row, name, code) -> the report's columns (plus the sort keys `__file_no`,
-        `__order`): the raw cell text as the value and the file's own header as the
-        column."""
-        cells = batch.filter(pl.col("__row").is_in(rows.get_column("row").implode()))
-        cells = cells.select(
-            "__row", *(pl.col(raw_column(n)).alias(n) for n in self.spec.names), EXTRA, SPANS
-        ).unpivot(index="__row", variable_name="name", value_name="value")
-        joined = rows.join(cells, left_on=["row", "name"], right_on=["__row", "name"], how="left")
-        header = pl.col("name").replace_strict(raw.headers, return_dtype=pl.String)
-        return joined.select(
-            pl.lit(raw.path, pl.String).alias("file"),
-            pl.col("row").cast(pl.Int64),
-            header.alias("column"),
-            pl.col("value"),
-            pl.col("code"),
-            message_expr(pl.col("code"), header).alias("message"),
-            pl.lit(file_no, pl.Int32).alias("__file_no"),
-            pl.col("name").replace_strict(self.order, return_dtype=pl.Int32).alias("__order"),
+    def _outcome(self, counts: dict, rejected: pl.DataFrame, warned: pl.DataFrame) -> _FileOutcome:
+        def by_code(prefix: str, rules: list) -> dict[str, int]:
+            found: Counter[str] = Counter()
+            for i, rule in enumerate(rules):
+                found[rule.code] += counts[f"{prefix}{i}"] or 0
+            return {code: n for code, n in found.items() if n}
+
+        no_seconds = NoSeconds()
+        for i, n in enumerate(self.times):
+            count = counts[f"__s{i}"] or 0
+            if not count:
+                continue
+            no_seconds.count += count
+            first = (counts[f"__s{i}:row"], self.raw.headers[n], counts[f"__s{i}:cell"])
+            if no_seconds.first is None or first[0] < no_seconds.first[0]:
+                no_seconds.first = first
+            no_seconds.columns.append(self.raw.headers[n])
+        money = [
+            header
+            for n, header in self.probe.items()
+            if _is_money(*(counts[f"{n}{k}"] or 0 for k in _COUNTS))
+        ]
+        return _FileOutcome(
+            counts["rows"],
+            counts["rejected"] or 0,
+            by_code("__r", self.rejects),
+            by_code("__w", self.warns),
+            counts["warned"] or 0,
+            no_seconds,
+            self._long(rejected, "__r", self.rejects),
+            self._long(warned, "__w", self.warns),
+            money,
         )
+
+    def _long(self, listed: pl.DataFrame, prefix: str, rules: list) -> pl.DataFrame:
+        """The listed rows' findings, one per (row, rule failed), in the report's
+        columns (plus the sort keys `__file_no`, `__order`): the raw cell text as the
+        value and the file's own header as the column."""
+        raw, order = self.raw, self.checker.order
+        frames = [
+            listed.filter(pl.col(f"{prefix}{i}")).select(
+                pl.lit(raw.path, pl.String).alias("file"),
+                pl.col("__row").cast(pl.Int64).alias("row"),
+                pl.lit(raw.headers[r.name], pl.String).alias("column"),
+                pl.col(_raw_name(r.name)).alias("value"),
+                pl.lit(r.code, pl.String).alias("code"),
+                message_expr(pl.lit(r.code), pl.lit(raw.headers[r.name])).alias("message"),
+                pl.lit(self.file_no, pl.Int32).alias("__file_no"),
+                pl.lit(order[r.name], pl.Int32).alias("__order"),
+            )
+            for i, r in enumerate(rules)
+        ]
+        return pl.concat([_empty_staged_findings(), *frames])
+
+
+def _any(names: list[str]) -> pl.Expr:
+    return pl.any_horizontal(names) if names else pl.lit(False)
+
+
+def _raw_name(name: str) -> str:
+    """The column holding the cell as the file shows it."""
+    return name if name in (EXTRA, SPANS) else raw_column(name)
+
+
+def _raw_cell(name: str) -> pl.Expr:
+    return pl.col(_raw_name(name))
+
+
+def _money_probe(spec: KindSpec, raw: RawExport, unread: list[str]) -> dict[str, int]:
+    """For a kind that asks for it (the bill): the file's unread columns, each header
+    once (probe column -> position), to see whether their cells look like money."""
+    once = [h for h in dict.fromkeys(unread) if unread.count(h) == 1]
+    if not spec.unknown_money:
+        return {}
+    return {f"__u{i}": raw.header.index(h) for i, h in enumerate(once)}
+
+
+def _money_findings(raw_path: str, file_no: int, columns: list[str]) -> pl.DataFrame:
+    """`unknown-money-column` once per such column, on row 1 (the header)."""
+    frame = pl.DataFrame(
+        {"column": columns, "value": columns}, schema={"column": pl.String, "value": pl.String}
+    )
+    return frame.select(
+        pl.lit(raw_path, pl.String).alias("file"),
+        pl.lit(1, pl.Int64).alias("row"),
+        "column",
+        "value",
+        pl.lit("unknown-money-column").alias("code"),
+        message_expr(pl.lit("unknown-money-column"), pl.col("column")).alias("message"),
+        pl.lit(file_no, pl.Int32).alias("__file_no"),
+        pl.lit(-1, pl.Int32).alias("__order"),
+    )
+
+
+class _FileChecker:
+    """Phase 1, per file, one streaming plan (`_FilePlan`): the file's cells are
+    canonicalized and every rule checked (`pipeline.validation.rules`); its valid rows
+    are staged with their key's hash, the first listed rows with findings or warnings
+    are kept, and the counts summed, all in one pass. Phase 2, over the staged hashes
+    of all files: later copies of the unique key. Phase 3: the valid rows, less those
+    copies, as parts of about `batch_rows` rows (or one Parquet file)."""
+
+    def __init__(self, kind: Kind, work: Path, keep: Collection[str] | None = None) -> None:
+        self.kind = kind
+        self.spec = kind.spec
+        wanted = set(self.spec.names if keep is None else keep) | {self.spec.unique}
+        self.kept = [n for n in self.spec.names if n in wanted]
+        self.work = work
+        self.parts: list[Path] = []
+        self.sizes: list[int] = []  # valid rows staged in each part
+        self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
+        self.listed: dict[str, list[pl.DataFrame]] = {"rejected": [], "warnings": []}
+        self.warned: dict[int, list[int]] = {}  # file -> [rows with warnings, warnings]
+        self.no_seconds: dict[int, tuple[str, NoSeconds]] = {}
+        self.money: list[pl.DataFrame] = []  # the files' unknown-money-column warnings
+
+    def run_file(self, file_no: int, raw: RawExport) -> FileResult:
+        """Check one file in one pass; its counts, listed findings and staged rows."""
+        result = FileResult(raw.path, format=raw.format, encoding=raw.encoding)
+        result.unread = _unread(self.spec, raw)
+        result.present = list(raw.present)
+        probe = _money_probe(self.spec, raw, result.unread)
+        part = self.work / f"staged-{file_no:06d}.parquet"
+        plan = _FilePlan(self, file_no, raw, {n: raw.header[i] for n, i in probe.items()})
+        try:
+            with raw.scan(self.work, probe) as cells, writing(self.work):
+                outcome = plan.run(cells, part)
+        except pl.exceptions.PolarsError as exc:
+            message, hint = _read_error(exc)
+            raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
+        self.parts.append(part)
+        self.sizes.append(outcome.rows - outcome.rejected)
+        self._take(outcome, result, file_no)
+        faults.point("validate-batch")
+        return result
+
+    def _take(self, outcome: _FileOutcome, result: FileResult, file_no: int) -> None:
+        result.rows += outcome.rows
+        result.rejected += outcome.rejected
+        result.valid += outcome.rows - outcome.rejected
+        result.findings.update(outcome.findings)
+        result.warnings.update(outcome.warnings)
+        self.listed["rejected"].append(outcome.rejected_listed)
+        self.listed["warnings"].append(outcome.warnings_listed)
+        self.warned[file_no] = [outcome.warned, sum(outcome.warnings.values())]
+        if outcome.no_seconds.count:
+            self.no_seconds[file_no] = (result.path, outcome.no_seconds)
+            result.warnings[NO_SECONDS] += outcome.no_seconds.count
+        if outcome.money_columns:
+            result.warnings["unknown-money-column"] += len(outcome.money_columns)
+            self.money.append(
+                _money_findings(
+                    raw_path=result.path, file_no=file_no, columns=outcome.money_columns
+                )
+            )
 
     def duplicates(self, raws: list[RawExport], results: list[FileResult]) -> pl.DataFrame:
         """Later copies of the unique key across all files (the first copy, in file
@@ -517,15 +548,24 @@ class _BatchChecker:
             results[file_no].valid -= copies
         return findings
 
-    def valid_rows(self, duplicates: pl.DataFrame, parts: list[Path]) -> pl.LazyFrame:
-        """The rows staged in `parts` less the later copies of a key, in file and row
-        order (an empty frame for no parts)."""
+    def valid_parts(self, duplicates: pl.DataFrame, rows: int) -> list[pl.LazyFrame]:
+        """The staged valid rows less the later copies of a key, in file and row order,
+        as frames of about `rows` rows each (one empty frame when there are none)."""
+        parts = [
+            self.valid_rows(duplicates, pl.scan_parquet(part).slice(offset, rows))
+            for part, size in zip(self.parts, self.sizes, strict=True)
+            for offset in range(0, size, rows)
+        ]
+        return parts or [self.valid_rows(duplicates, None)]
+
+    def valid_rows(self, duplicates: pl.DataFrame, staged: pl.LazyFrame | None) -> pl.LazyFrame:
+        """The rows of `staged` less the later copies of a key (an empty frame for
+        None)."""
         spec = self.spec
-        if not parts:
+        if staged is None:
             schema = {n: spec.schema[n] for n in self.kept}
             schema = {**schema, "source_file": pl.String, "source_row": pl.Int64}
             return pl.DataFrame(schema=schema).lazy()
-        staged = pl.scan_parquet(parts)
         if duplicates.height:  # few rows: an anti-join keeps the plan streaming
             staged = staged.join(
                 duplicates.lazy().select("__file_no", pl.col("row").alias("source_row")),
@@ -564,74 +604,13 @@ class _BatchChecker:
                 seconds,
             ),
         ):
-            files = sorted(self.work.glob(f"{prefix}-*.parquet"))
-            frames = [pl.scan_parquet(files)] if files else []
-            listed = capped(pl.concat([*frames, extra.lazy()], how="vertical").collect())
+            frames = self.listed[prefix]
+            listed = capped(pl.concat([*frames, extra], how="vertical"))
             lines = [listed, not_listed_lines(listed, totals, what)]
             frame = pl.concat([*lines, *([once] if once is not None else [])], how="vertical")
             # For people: cells that look like formulas are neutralised (the valid
             # Parquet keeps every value as it was).
             write_csv(frame.sort(sort_keys, nulls_last=True).select(list(FINDING_SCHEMA)), target)
-
-    def _parse_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
-        """Cells that could not be parsed (bad money, bad timestamps, mangled IDs)."""
-        frames = [
-            typed.filter(pl.col(code_column(c.name)).is_not_null()).select(
-                pl.col("__row").alias("row"),
-                pl.lit(c.name).alias("name"),
-                pl.col(code_column(c.name)).alias("code"),
-            )
-            for c in self.spec.columns
-            if c.type != "text"
-        ]
-        extra = [
-            typed.filter(pl.col(column).is_not_null()).select(
-                pl.col("__row").alias("row"),
-                pl.lit(column).alias("name"),
-                pl.lit(code).alias("code"),
-            )
-            for column, code in ((EXTRA, "extra-cells"), (SPANS, "cell-spans-rows"))
-        ]
-        return pl.concat([_no_rows(), *frames, *extra])
-
-    def _model_rows(
-        self, typed: pl.DataFrame, parsed: pl.DataFrame, present: frozenset[str]
-    ) -> pl.DataFrame:
-        """Run the pandera model on the collected batch (a DataFrame, so its value
-        checks run, not only the schema) and turn its failure cases into rows. The
-        columns the file lacks are all null: their non-null rule does not apply."""
-        absent = frozenset(self.spec.names) - present
-        if absent not in self.schemas:
-            self.schemas[absent] = self.kind.schema(absent)
-        try:
-            self.schemas[absent].validate(typed.select(self.spec.names), lazy=True)
-            return _no_rows()
-        except pandera.errors.SchemaErrors as exc:
-            cases = exc.failure_cases.filter(pl.col("index").is_not_null())
-        rows = cases.select(
-            typed.get_column("__row").gather(cases.get_column("index")).alias("row"),
-            pl.col("column").alias("name"),
-            pl.when(pl.col("check") == "not_nullable")
-            .then(pl.lit("missing-value"))
-            .when(pl.col("check").str.contains(r"^[a-z0-9-]+$"))
-            .then(pl.col("check"))
-            .otherwise(pl.lit("schema"))
-            .alias("code"),
-        )
-        # A cell that failed to parse is null now: its parse finding says more than
-        # pandera's not_nullable on the same cell would.
-        return rows.join(parsed, on=["row", "name"], how="anti")
-
-    def _status_rows(self, typed: pl.DataFrame) -> pl.DataFrame:
-        frames = [
-            typed.filter(pl.col(name).is_not_null() & ~known.known(pl.col(name))).select(
-                pl.col("__row").alias("row"),
-                pl.lit(name).alias("name"),
-                pl.lit("unknown-status").alias("code"),
-            )
-            for name, known in self.spec.statuses.items()
-        ]
-        return pl.concat([_no_rows(), *frames])
 
 
 def _key_hash(keys: tuple[str, ...]) -> pl.Expr:
@@ -641,17 +620,6 @@ def _key_hash(keys: tuple[str, ...]) -> pl.Expr:
         return pl.col(keys[0]).hash(seed=0)
     given = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
     return pl.when(given).then(pl.struct(keys).hash(seed=0))
-
-
-def _count(findings: pl.DataFrame) -> dict[str, int]:
-    counts = findings.group_by("code").len()
-    return dict(
-        zip(counts.get_column("code").to_list(), counts.get_column("len").to_list(), strict=True)
-    )
-
-
-def _no_rows() -> pl.DataFrame:
-    return pl.DataFrame(schema={"row": pl.Int64, "name": pl.String, "code": pl.String})
 
 
 def _empty_staged_findings() -> pl.DataFrame:
