@@ -368,11 +368,12 @@ def _pick(
         selected.append(pl.lit(None, pl.String).alias(SPANS))
     spare = [c for c in names if c.startswith(SPARE)]
     filled = [pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)) for c in spare]
-    extra = pl.concat_str(filled, separator=",", ignore_nulls=True) if spare else None
-    if extra is None:
+    if not spare:
         selected.append(pl.lit(None, pl.String).alias(EXTRA))
-    else:
-        selected.append(pl.when(extra.str.len_bytes() > 0).then(extra).otherwise(None).alias(EXTRA))
+    else:  # the cells joined only on the rows that have any (nearly none)
+        extra = pl.concat_str(filled, separator=",", ignore_nulls=True)
+        any_filled = pl.any_horizontal(f.is_not_null() for f in filled)
+        selected.append(pl.when(any_filled).then(extra).alias(EXTRA))
     selected += [pl.col(f"c{pos}").cast(pl.String).alias(n) for n, pos in (probe or {}).items()]
     return frame.select(selected)
 
