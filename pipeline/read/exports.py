@@ -27,7 +27,6 @@ import codecs
 import contextlib
 import csv
 import io
-import mmap
 import os
 import stat
 import tempfile
@@ -677,9 +676,7 @@ def _utf8_copy(
     transcoded into `work`, block by block (two at a time, in threads), each block
     checked as it is decoded (an InputError naming the byte)."""
     if enc == "utf-8":
-        with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            quoted = data.find(b'"', start) >= 0
-        yield p, start, quoted
+        yield p, start, _holds_quote(p, start)
         return
 
     def decode(piece: tuple[bytes, int, bool]) -> bytes:
@@ -698,6 +695,17 @@ def _utf8_copy(
         yield copy, 1, quoted
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _holds_quote(p: Path, start: int) -> bool:
+    """Whether the file holds a `"` after byte `start`: read a block at a time (a
+    memory map would count the whole file in the process's resident memory)."""
+    with open(p, "rb") as fh:
+        fh.seek(start)
+        while block := fh.read(1 << 24):
+            if b'"' in block:
+                return True
+    return False
 
 
 def _csv_scan(p: Path, start: int, width: int, used: list[int], quoted: bool) -> pl.LazyFrame:
