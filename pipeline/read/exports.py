@@ -1,11 +1,12 @@
 """Reading one export file into a raw table of text cells.
 
 `open_exports` reads the header and returns a `RawExport` (one per member of a zip archive,
-`pipeline.read.archive`) whose `batches` yields the rows
-in order, a bounded number at a time, as DataFrames with one String column per canonical
-column of the kind (null when an optional column is absent from the file) and `__row`,
-the row number as a spreadsheet shows it (header = row 1). Headers are matched by name
-through the kind's aliases (`schemas.base.normalize_header`); unknown columns are ignored.
+`pipeline.read.archive`). Its `scan` gives the file's rows as one lazy polars plan (valid
+inside the `with` block), with one String column per canonical column of the kind (null
+when an optional column is absent from the file) and `__row`, the row number as a
+spreadsheet shows it (header = row 1); `batches` yields the same rows as DataFrames, a
+bounded number at a time. Headers are matched by name through the kind's aliases
+(`schemas.base.normalize_header`); unknown columns are ignored.
 
 Formats: CSV (UTF-8 with or without BOM, GB18030/GBK: detected from the header, which
 is always Chinese, or forced with `encoding`), XLSX (the first visible sheet, or `sheet`;
@@ -13,12 +14,14 @@ its extent checked first, `pipeline.read.sheets`), Parquet, and zip archives of 
 files. An input must be a regular file (`check_input_file`); a name that is not UTF-8 is
 shown escaped (`display_name`). Blank lines at the end of a CSV are not rows.
 
-A CSV file is cut into blocks of whole rows (at a line end outside quotes: an even
-number of `"` before it), each parsed by polars on its own; a GB18030 block is
-transcoded to UTF-8 first (a line end is never part of a GB18030 character). Memory
-then depends on the block size, not on the file: polars' own streaming reader reads
-ahead of a slower consumer without bound. A Parquet file is read a slice of rows at a
-time; a workbook is loaded whole (fastexcel reads sheets whole).
+A CSV is scanned by polars' own reader, which the streaming engine runs a chunk at a
+time; a GB18030 file is first transcoded into a UTF-8 copy, block by block (cut at row
+ends outside quotes: an even number of `"` before it; a line end is never part of a
+GB18030 character), each block checked as it is decoded. Only the columns read are
+parsed, unless the file holds a quote: then every column is, to find a cell that
+swallowed rows. Cells past the last header land in spare columns (`EXTRA`). A Parquet
+file is scanned a row group at a time; a workbook is loaded whole (fastexcel reads
+sheets whole).
 """
 
 from __future__ import annotations
@@ -301,8 +304,9 @@ def _open(
         def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
             used = {*positions.values(), *probe.values()}
             with source.on_disk() as on_disk:
-                cells = pl.scan_parquet(on_disk).select(_parquet_cells(on_disk, used))
-                yield pick_lazy(cells.with_row_index("__idx"), False, probe)
+                scan = pl.scan_parquet(on_disk, row_index_name="__idx")
+                cells = scan.select("__idx", *_parquet_cells(on_disk, used))
+                yield pick_lazy(cells, False, probe)
 
     else:
 

@@ -1,12 +1,17 @@
 """Canonicalize + validate: raw export files in, valid typed rows and findings out.
 
-For each file, in the order given, the raw table is read in batches (bounded memory).
-Each batch is canonicalized (`pipeline.canonical.cells`), its parse failures become findings, the
-pandera model of the kind checks the typed rows (with its value checks really run, on
-the collected batch), and its valid rows are staged. A check across all files then
-rejects later copies of a unique key. A row with any finding is rejected; the others
+Each file, in the order given, is checked by one lazy polars plan that the streaming
+engine runs end to end on every core (`_FilePlan`): its cells are read once
+(`pipeline.read.exports`), canonicalized (`pipeline.canonical.cells`), and every rule of
+the kind checked as an expression (`pipeline.validation.rules`: the parse rules and the
+pandera model's own checks, with their names as finding codes). The plan has one
+consumer, a staged Parquet file holding every row with its flags (and, for a flagged
+row only, the raw cells its findings show), so nothing waits in memory for a slower
+reader; the counts and the first listed rows with findings are then read from that
+file's narrow columns. A check across all files then rejects later copies of a unique
+key (a pass over the staged key hashes). A row with any finding is rejected; the others
 are the valid rows, with `source_file` and `source_row` (one Parquet file for `doudian
-validate`; the staged parts themselves for a stage's inputs). Every input row is counted
+validate`; slices of the staged files for a stage's inputs). Every input row is counted
 exactly once: valid + rejected = rows, per file.
 
 A file must have its kind's keys; read for a stage (`stage`), also the columns that
@@ -14,7 +19,8 @@ stage needs (`schemas.KindSpec.needs`), else it is refused naming the column and
 stage. Every cell of the file is checked whatever the stage, so a row is valid or not
 the same way for every stage. A column the kind knows but the file lacks is all null
 (its non-null rule does not apply); the file's own columns that are not read are listed
-in the result (`FileResult.unread`).
+in the result (`FileResult.unread`). For the bill, those columns are looked at in the
+same pass: one whose cells look like money is warned about (`unknown-money-column`).
 """
 
 from __future__ import annotations
@@ -47,12 +53,14 @@ from pipeline.write.files import atomic_path, scratch_folder, write_csv, writing
 from schemas import KINDS, Kind
 from schemas.base import KindSpec, normalize_header
 
-#: Rows per batch: memory is bounded by a few batches' worth, whatever the file's size.
+#: Rows of a slice of valid rows handed to a stage (settlement decides a slice at a time).
 BATCH_ROWS = 250_000
 #: Keys hashed per pass of the duplicate check: finding repeats among N hashes at once
 #: takes memory in proportion to N (2.9 GB for 50 million), so they are split by hash
 #: into groups of about this many.
 KEY_BUCKET_ROWS = 4_000_000
+#: Rows per row group of a staged file: the writer holds one row group at a time.
+STAGED_ROW_GROUP = 65_536
 
 
 @dataclass
@@ -220,14 +228,14 @@ _HAS_DECIMALS = r"\.[0-9]{1,2}0*$"
 _COUNTS = (":filled", ":money", ":decimals")
 
 
-def _money_counts(name: str) -> list[pl.Expr]:
-    """The filled cells of column `name`, those like money, those with decimals."""
+def _money_flags(name: str) -> list[pl.Expr]:
+    """Per row: is the cell of column `name` filled, like money, with decimals."""
     text = pl.col(name).str.strip_chars()
     filled = text.is_not_null() & (text.str.len_bytes() > 0) & (text != "-")
     money = filled & text.str.contains(_LOOKS_LIKE_MONEY)
     decimals = money & text.str.contains(_HAS_DECIMALS)
     return [
-        e.sum().cast(pl.Int64).alias(f"{name}{k}")
+        e.fill_null(False).alias(f"{name}{k}")
         for e, k in zip((filled, money, decimals), _COUNTS, strict=True)
     ]
 
@@ -271,6 +279,24 @@ class _FilePlan:
         self.times = [c.name for c in spec.columns if c.type == "timestamp"]
 
     def run(self, cells: pl.LazyFrame, part: Path) -> _FileOutcome:
+        """Check the file's rows into `part`, every row with its flags, in one pass with
+        a single consumer (so that nothing is buffered for a slower one); the counts
+        and the listed rows are then read from `part`'s narrow columns."""
+        self._stage(cells).sink_parquet(part, compression="lz4", row_group_size=STAGED_ROW_GROUP)
+        staged = pl.scan_parquet(part)
+        counts = staged.select(self._counts()).collect(engine="streaming")
+        return self._outcome(
+            counts.row(0, named=True),
+            self._listed(staged, "__bad", "__r", self.rejects).collect(engine="streaming"),
+            self._listed(staged, "__warn", "__w", self.warns).collect(engine="streaming"),
+        )
+
+    def _stage(self, cells: pl.LazyFrame) -> pl.LazyFrame:
+        """Every row once: its kept values, `source_row`, whether it is rejected
+        (`__bad`) or warned (`__warn`), each rule's flag, and only where a row is
+        flagged the raw cells its findings show; for the duplicate check a valid row's
+        key hash and key cell; each time column's flag for times without seconds (and
+        the cell where set); the probe's counts per row."""
         spec, checker = self.checker.spec, self.checker
         typed = canonicalize(cells, spec.columns, keep_raw=True)
         flags = [r.fails.alias(f"__r{i}") for i, r in enumerate(self.rejects)]
@@ -284,41 +310,45 @@ class _FilePlan:
             _any([f"__w{i}" for i in range(len(self.warns))]).alias("__warn"),
         )
         keys = spec.key_columns
-        # Only the valid rows are staged; with a unique key, its hash (for the check
-        # across all files) and the key's (first) cell as the file shows it (for a
-        # duplicate's finding). A key of several columns with an empty part has no hash.
-        staged = plan.filter(~pl.col("__bad")).select(
-            *checker.kept,
-            pl.lit(self.raw.path, pl.String).alias("source_file"),
-            pl.col("__row").alias("source_row"),
-            pl.lit(self.file_no, pl.Int32).alias("__file_no"),
-            *(
-                [
-                    _key_hash(keys).alias("__key_hash"),
-                    pl.col(raw_column(keys[0])).alias("__key_raw"),
-                ]
-                if keys
-                else []
-            ),
+        valid = ~pl.col("__bad")
+        # A key of several columns with an empty part has no hash (such a row is not
+        # checked); a rejected row has none (a corrected copy after it is kept).
+        key = (
+            [
+                pl.when(valid).then(_key_hash(keys)).alias("__key_hash"),
+                pl.when(valid).then(pl.col(raw_column(keys[0]))).alias("__key_raw"),
+            ]
+            if keys
+            else []
         )
-        outputs = [
-            staged.sink_parquet(part, compression="lz4", lazy=True),
-            self._listed(plan, "__bad", "__r", self.rejects),
-            self._listed(plan, "__warn", "__w", self.warns),
-            plan.select(self._counts()),
-        ]
-        _, rejected, warned, counts = pl.collect_all(outputs, engine="streaming")
-        return self._outcome(counts.row(0, named=True), rejected, warned)
+        flagged = pl.col("__bad") | pl.col("__warn")
+        shown = dict.fromkeys(r.name for r in [*self.rejects, *self.warns])
+        return plan.select(
+            *checker.kept,
+            pl.col("__row").alias("source_row"),
+            "__bad",
+            "__warn",
+            *key,
+            *(f"__r{i}" for i in range(len(self.rejects))),
+            *(f"__w{i}" for i in range(len(self.warns))),
+            *(pl.when(flagged).then(_raw_cell(n)).alias(_shown(n)) for n in shown),
+            *(f"__s{i}" for i in range(len(self.times))),
+            *(
+                pl.when(pl.col(f"__s{i}")).then(pl.col(raw_column(n))).alias(f"__s{i}:cell")
+                for i, n in enumerate(self.times)
+            ),
+            *(e for n in self.probe for e in _money_flags(n)),
+        )
 
-    def _listed(self, plan: pl.LazyFrame, flag: str, prefix: str, rules: list) -> pl.LazyFrame:
+    def _listed(self, staged: pl.LazyFrame, flag: str, prefix: str, rules: list) -> pl.LazyFrame:
         """The first LISTED_ROWS rows flagged `flag`: their row, the raw cells the
         `rules` name and the rules' flags."""
         names = list(dict.fromkeys(r.name for r in rules))
         return (
-            plan.filter(pl.col(flag))
+            staged.filter(pl.col(flag))
             .select(
-                "__row",
-                *(_raw_cell(n) for n in names),
+                pl.col("source_row").alias("__row"),
+                *(pl.col(_shown(n)).alias(_raw_name(n)) for n in names),
                 *(f"{prefix}{i}" for i in range(len(rules))),
             )
             .head(LISTED_ROWS)
@@ -334,14 +364,14 @@ class _FilePlan:
         ]
         exprs += [pl.col(f"__r{i}").sum().cast(pl.Int64) for i in range(len(self.rejects))]
         exprs += [pl.col(f"__w{i}").sum().cast(pl.Int64) for i in range(len(self.warns))]
-        for i, n in enumerate(self.times):
+        for i in range(len(self.times)):
             seconds = pl.col(f"__s{i}")
             exprs += [
                 seconds.sum().cast(pl.Int64).alias(f"__s{i}"),
-                pl.col("__row").filter(seconds).first().alias(f"__s{i}:row"),
-                pl.col(raw_column(n)).filter(seconds).first().alias(f"__s{i}:cell"),
+                pl.col("source_row").filter(seconds).first().alias(f"__s{i}:row"),
+                pl.col(f"__s{i}:cell").filter(seconds).first().alias(f"__s{i}:cell"),
             ]
-        exprs += [e for n in self.probe for e in _money_counts(n)]
+        exprs += [pl.col(f"{n}{k}").sum().cast(pl.Int64) for n in self.probe for k in _COUNTS]
         return exprs
 
     def _outcome(self, counts: dict, rejected: pl.DataFrame, warned: pl.DataFrame) -> _FileOutcome:
@@ -408,6 +438,11 @@ def _raw_name(name: str) -> str:
     return name if name in (EXTRA, SPANS) else raw_column(name)
 
 
+def _shown(name: str) -> str:
+    """The staged column of a flagged row's raw cell of `name`."""
+    return f"__shown:{name}"
+
+
 def _raw_cell(name: str) -> pl.Expr:
     return pl.col(_raw_name(name))
 
@@ -453,7 +488,8 @@ class _FileChecker:
         self.kept = [n for n in self.spec.names if n in wanted]
         self.work = work
         self.parts: list[Path] = []
-        self.sizes: list[int] = []  # valid rows staged in each part
+        self.paths: list[str] = []  # the files, as findings name them
+        self.sizes: list[int] = []  # rows staged in each part (valid and rejected)
         self.order = {name: i for i, name in enumerate([*self.spec.names, EXTRA, SPANS])}
         self.listed: dict[str, list[pl.DataFrame]] = {"rejected": [], "warnings": []}
         self.warned: dict[int, list[int]] = {}  # file -> [rows with warnings, warnings]
@@ -475,7 +511,8 @@ class _FileChecker:
             message, hint = _read_error(exc)
             raise InputError(raw.path, f"cannot be read past its header: {message}", hint) from None
         self.parts.append(part)
-        self.sizes.append(outcome.rows - outcome.rejected)
+        self.paths.append(raw.path)
+        self.sizes.append(outcome.rows)
         self._take(outcome, result, file_no)
         faults.point("validate-batch")
         return result
@@ -509,7 +546,7 @@ class _FileChecker:
         # Among rows that passed every other check (only those are staged): a corrected
         # copy given after a broken one is kept; the broken one is rejected for its own
         # reason. The 64-bit hashes find the few keys that may repeat; their text decides.
-        staged = pl.scan_parquet(self.parts)
+        staged = pl.concat(self._staged(i).filter(~pl.col("__bad")) for i in range(len(self.parts)))
         rows = sum(r.valid for r in results)
         buckets = max(1, -(-rows // KEY_BUCKET_ROWS))
         hashes = staged.select("__key_hash")
@@ -548,12 +585,21 @@ class _FileChecker:
             results[file_no].valid -= copies
         return findings
 
+    def _staged(self, file_no: int) -> pl.LazyFrame:
+        """The staged rows of file `file_no`, with `source_file` and `__file_no`."""
+        return pl.scan_parquet(self.parts[file_no]).with_columns(
+            pl.lit(self.paths[file_no], pl.String).alias("source_file"),
+            pl.lit(file_no, pl.Int32).alias("__file_no"),
+        )
+
     def valid_parts(self, duplicates: pl.DataFrame, rows: int) -> list[pl.LazyFrame]:
         """The staged valid rows less the later copies of a key, in file and row order,
         as frames of about `rows` rows each (one empty frame when there are none)."""
         parts = [
-            self.valid_rows(duplicates, pl.scan_parquet(part).slice(offset, rows))
-            for part, size in zip(self.parts, self.sizes, strict=True)
+            self.valid_rows(
+                duplicates, self._staged(i).slice(offset, rows).filter(~pl.col("__bad"))
+            )
+            for i, size in enumerate(self.sizes)
             for offset in range(0, size, rows)
         ]
         return parts or [self.valid_rows(duplicates, None)]
