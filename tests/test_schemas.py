@@ -53,18 +53,21 @@ def test_a_good_order_passes():
     assert failures("orders", [GOOD_ORDER]) == []
 
 
+#: A good order row and one of each broken kind.
+ORDERS_BROKEN = [
+    GOOD_ORDER,
+    {**GOOD_ORDER, "quantity": 0},
+    {**GOOD_ORDER, "payable": -1},
+    {**GOOD_ORDER, "product_id": "12345"},
+    {**GOOD_ORDER, "paid_at": dt.datetime(2026, 9, 30, tzinfo=CN)},
+    {**GOOD_ORDER, "received_at": dt.datetime(2026, 10, 1, 10, tzinfo=CN)},
+    {**GOOD_ORDER, "order_id": None},
+    {**GOOD_ORDER, "payable": 1_000_000_001},
+]
+
+
 def test_order_value_checks_run_and_are_named_by_code():
-    rows = [
-        GOOD_ORDER,
-        {**GOOD_ORDER, "quantity": 0},
-        {**GOOD_ORDER, "payable": -1},
-        {**GOOD_ORDER, "product_id": "12345"},
-        {**GOOD_ORDER, "paid_at": dt.datetime(2026, 9, 30, tzinfo=CN)},
-        {**GOOD_ORDER, "received_at": dt.datetime(2026, 10, 1, 10, tzinfo=CN)},
-        {**GOOD_ORDER, "order_id": None},
-        {**GOOD_ORDER, "payable": 1_000_000_001},
-    ]
-    assert failures("orders", rows) == [
+    assert failures("orders", ORDERS_BROKEN) == [
         (1, "quantity", "quantity-not-positive"),
         (2, "payable", "money-out-of-range"),
         (3, "product_id", "bad-id"),
@@ -202,16 +205,7 @@ def rule_failures(kind: str, rows: list[dict], absent: frozenset[str] = frozense
     [
         (
             "orders",
-            [
-                GOOD_ORDER,
-                {**GOOD_ORDER, "quantity": 0},
-                {**GOOD_ORDER, "payable": -1},
-                {**GOOD_ORDER, "product_id": "12345"},
-                {**GOOD_ORDER, "paid_at": dt.datetime(2026, 9, 30, tzinfo=CN)},
-                {**GOOD_ORDER, "received_at": dt.datetime(2026, 10, 1, 10, tzinfo=CN)},
-                {**GOOD_ORDER, "order_id": None, "shop_id": "-1"},
-                {**GOOD_ORDER, "payable": 1_000_000_001, "creator_id": "x"},
-            ],
+            [*ORDERS_BROKEN, {**GOOD_ORDER, "shop_id": "-1", "creator_id": "x", "order_id": None}],
             frozenset(),
         ),
         ("orders", [{**GOOD_ORDER, "product_id": None, "quantity": 0}], frozenset({"product_id"})),

@@ -164,8 +164,9 @@ def validate_files(
         duplicates = checker.duplicates(raws, results)
         parts = checker.valid_parts(duplicates, batch_rows)
         if valid_path is not None:
+            whole = checker.valid_parts(duplicates, None)  # a file at a time, not in slices
             with atomic_path(valid_path) as tmp:
-                pl.concat(parts).sink_parquet(tmp, compression="zstd")
+                pl.concat(whole).sink_parquet(tmp, compression="zstd")
             if workdir is None:  # the staged parts go with the scratch folder
                 parts = [pl.scan_parquet(valid_path)]
         checker.write_findings(
@@ -592,9 +593,15 @@ class _FileChecker:
             pl.lit(file_no, pl.Int32).alias("__file_no"),
         )
 
-    def valid_parts(self, duplicates: pl.DataFrame, rows: int) -> list[pl.LazyFrame]:
+    def valid_parts(self, duplicates: pl.DataFrame, rows: int | None) -> list[pl.LazyFrame]:
         """The staged valid rows less the later copies of a key, in file and row order,
-        as frames of about `rows` rows each (one empty frame when there are none)."""
+        as frames of at most `rows` rows each (None: a frame per file; one empty frame
+        when there are none)."""
+        if rows is None:
+            files = [self._staged(i).filter(~pl.col("__bad")) for i in range(len(self.parts))]
+            return [self.valid_rows(duplicates, f) for f in files] or [
+                self.valid_rows(duplicates, None)
+            ]
         parts = [
             self.valid_rows(
                 duplicates, self._staged(i).slice(offset, rows).filter(~pl.col("__bad"))
