@@ -135,6 +135,7 @@ def test_the_close_finds_every_planted_case(demo):
         "fund-not-billed": 6,
         "refund": 240,
         "other": 102,
+        "not-in-scope": 0,
     }
     assert rows["rows"] == counts["fund_flow"]
     assert rows["settlement"] == s["funds"]["matched"] + s["funds"]["amount-mismatch"]

@@ -170,8 +170,9 @@ def reconcile(
 
     With --fund-flow or --account-flow it runs the finance close (docs/close.md):
     reconciliation.csv gains the bill-vs-funds columns, and bill_checks.csv,
-    order_checks.csv, refunds.csv, other_funds.csv and balance.csv are written beside
-    it. Exit 0 when statement, bill and funds agree and nothing is unclassified, else 3.
+    order_checks.csv, refunds.csv, other_funds.csv, balance.csv and not_in_scope.csv
+    (the fund rows of other cycles) are written beside it. Exit 0 when statement, bill
+    and funds agree and nothing is unclassified, else 3.
     """
     from pipeline.orchestrate.locking import output_lock, refuse_inputs_inside
     from pipeline.policy import load_policy

@@ -18,6 +18,7 @@ from pipeline.stages.close.funds import settle_against_funds
 from pipeline.stages.close.other import classify, refund_candidate, settlement_candidate
 from pipeline.stages.close.policy import CloseRules
 from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS, refunds_against_funds
+from pipeline.stages.close.scope import NOT_IN_SCOPE, FundScope, bill_kind, not_in_scope
 from pipeline.stages.close.subs import sub_order_rows
 from pipeline.stages.reconcile import reconcile, summarize
 from pipeline.write.files import scratch_folder, write_csv, write_json
@@ -27,7 +28,7 @@ from schemas.fund_flow import signed_amount
 TIMES = {"datetime_format": "%Y-%m-%d %H:%M:%S", "date_format": "%Y-%m-%d"}
 OUTPUTS = (
     "reconciliation.csv", "bill_checks.csv", "order_checks.csv", "refunds.csv",
-    "other_funds.csv", "balance.csv", "summary.json",
+    "other_funds.csv", "balance.csv", "not_in_scope.csv", "summary.json",
 )  # fmt: skip
 
 
@@ -70,16 +71,15 @@ class _Stage:
 
 
 def _bill_classes(bill: pl.LazyFrame, rules: CloseRules) -> pl.LazyFrame:
-    kind = (
-        pl.when(
-            pl.col("bill_type").is_null() | pl.col("bill_type").is_in(rules.ordinary_bill_types)
-        )
+    kind = bill_kind(rules)
+    bill_class = (
+        pl.when(kind == "settlement")
         .then(pl.lit("ordinary"))
-        .when(pl.col("bill_type").is_in(rules.refund_bill_types))
+        .when(kind == "refund")
         .then(pl.lit("refund"))
         .otherwise(pl.lit("other"))
     )
-    return bill.with_row_index("bill_row").with_columns(kind.alias("bill_class"))
+    return bill.with_row_index("bill_row").with_columns(bill_class.alias("bill_class"))
 
 
 def close_period(
@@ -93,11 +93,14 @@ def close_period(
     orders: pl.LazyFrame | None = None,
     after_sales: pl.LazyFrame | None = None,
     extra_summary: dict[str, Any] | None = None,
+    scope: FundScope | None = None,
 ) -> CloseResult:
     """Close a period: `statement` (the period's statement lines), `bill` (the bill rows
     of its cycle), the fund and account flows (valid rows; None: not given), optional
     orders (payable recheck) and after-sales (the after-sale behind each refund).
-    Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json."""
+    Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json. With
+    `scope` (the cycle closed), the fund rows of other cycles are set apart
+    (not_in_scope.csv); without it, every fund row given is the period's."""
     with scratch_folder(folder, ".close-") as work:
         stage = _Stage(work)
         bill = stage(_bill_classes(bill, rules))
@@ -110,7 +113,6 @@ def close_period(
         funds = stage(settle_against_funds(ordinary, settle, rules).join(
             bill.select("bill_row", "shop_id", "sub_order_id", "settle_amount"), on="bill_row"
         ))  # fmt: skip
-        not_billed = stage(settle.join(ordinary, on="sub_order_id", how="anti"))
         refund_rows, refund_used = refunds_against_funds(
             bill.filter(pl.col("bill_class") == "refund"),
             fund.filter(refund_candidate(rules) & pl.col("sub_order_id").is_not_null()),
@@ -119,19 +121,26 @@ def close_period(
         )
         refund_rows = stage(_with_context(refund_rows, statement, after_sales, rules))
         refund_used = stage(refund_used)
-        used = pl.concat([
-            funds.select(pl.col("fund_row").drop_nulls()),
-            not_billed.select("fund_row"),
-            refund_used.select("fund_row"),
-        ])  # fmt: skip
-        other = stage(classify(fund.join(used, on="fund_row", how="anti"), rules))
+        taken = pl.concat(
+            [funds.select(pl.col("fund_row").drop_nulls()), refund_used.select("fund_row")]
+        )
+        untaken = fund.join(taken, on="fund_row", how="anti")
+        away = stage(not_in_scope(untaken, bill, scope, rules))
+        untaken = untaken.join(away, on="fund_row", how="anti")
+        not_billed = stage(
+            untaken.filter(settlement_candidate(rules)).join(
+                ordinary, on="sub_order_id", how="anti"
+            )
+        )
+        other = stage(classify(untaken.join(not_billed, on="fund_row", how="anti"), rules))
         checks = stage(bill_checks(bill, rules.tolerance_fen))
         orders = orders if orders is not None else _empty("orders")
         orders_bad = stage(order_checks(orders, rules.payable_discounts, rules.tolerance_fen))
         account = account_flow if account_flow is not None else _empty("account-flow")
         breaks = stage(balance_breaks(account))
         base = reconcile(statement, bill).collect()
-        subs = sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, fund)
+        in_scope = fund.join(away, on="fund_row", how="anti")
+        subs = sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, in_scope)
         files = [folder / name for name in OUTPUTS]
         write_csv(subs, files[0])
         write_csv(checks.select(BILL_CHECK_COLUMNS), files[1])
@@ -139,10 +148,11 @@ def close_period(
         write_csv(refund_rows.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
         write_csv(other.drop("fund_row"), files[4], **TIMES)
         write_csv(breaks, files[5], **TIMES)
+        write_csv(away.drop("fund_row"), files[6], **TIMES)
         facts = tally.Facts.gather(bill, fund, funds, not_billed, refund_rows, refund_used,
-                                   other, checks, orders_bad, orders, account, breaks)  # fmt: skip
+                                   other, away, checks, orders_bad, orders, account, breaks)  # fmt: skip
         summary = {**summarize(base), **(extra_summary or {}), **facts.summary()}
-        write_json(summary, files[6])
+        write_json(summary, files[7])
     agree = base.height == summary["match"] and facts.agree()
     return CloseResult(folder, summary, tuple(files), 0 if agree else 3)
 
@@ -203,5 +213,6 @@ def close_text(period_id: str, result: CloseResult) -> str:
         f"  other funds: {sum(v['rows'] for v in other.values()):,} rows "
         f"({other.get('unclassified', {}).get('rows', 0):,} unclassified); "
         f"balance breaks: {s['balance']['breaks']:,}\n"
+        f"  fund rows of other cycles (not in scope): {s['fund_rows'][NOT_IN_SCOPE]:,}\n"
         f"  outputs: {result.folder}"
     )

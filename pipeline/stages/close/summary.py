@@ -13,6 +13,7 @@ import polars as pl
 from pipeline.stages.close.checks import BILL_FORMULAS
 from pipeline.stages.close.other import REFUND_NOT_USED, SETTLEMENT_NOT_USED, UNCLASSIFIED
 from pipeline.stages.close.refunds import NOT_REFUNDED
+from pipeline.stages.close.scope import NOT_IN_SCOPE, REASONS
 
 FUNDS_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "account-mismatch",
@@ -22,7 +23,7 @@ REFUND_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "outside-window",
     "not-comparable", NOT_REFUNDED,
 )  # fmt: skip
-FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other")
+FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other", NOT_IN_SCOPE)
 
 
 def _agg(frame: pl.LazyFrame, key: pl.Expr | str, **values: pl.Expr) -> pl.DataFrame:
@@ -38,8 +39,8 @@ class Facts:
     tables: dict[str, pl.DataFrame]
 
     @classmethod
-    def gather(cls, bill, fund, funds, not_billed, refunds, refund_used, other, checks,
-               order_bad, orders, account, breaks) -> Facts:  # fmt: skip  # noqa: ANN001
+    def gather(cls, bill, fund, funds, not_billed, refunds, refund_used, other, away,
+               checks, order_bad, orders, account, breaks) -> Facts:  # fmt: skip  # noqa: ANN001
         n = pl.len().alias("n")
         diff = (pl.col("paid").fill_null(0) - pl.col("settle_amount")).sum()
         funds_rows = pl.concat([
@@ -56,6 +57,7 @@ class Facts:
                 not_billed.select("fund_row", pl.lit("fund-not-billed").alias("place")),
                 refund_used.select("fund_row", pl.lit("refund").alias("place")),
                 other.select("fund_row", pl.lit("other").alias("place")),
+                away.select("fund_row", pl.lit(NOT_IN_SCOPE).alias("place")),
             ]), on="fund_row", how="left",
         )  # fmt: skip
         failed = checks.select("shop_id", "bill_row").unique()
@@ -64,6 +66,7 @@ class Facts:
             "refunds": _agg(refunds, "status", n=n, fen=refund_fen),
             "other": _agg(other, "category", n=n, fen=pl.col("amount").sum(),
                           odd=pl.col("unexpected_direction").sum()),
+            "away": _agg(away, "reason", n=n, fen=pl.col("amount").sum()),
             "checks": _agg(checks, "formula", n=n),
             "failed": _agg(failed, pl.lit("failed"), n=n),
             "bill_rows": _agg(bill, pl.lit("rows"), n=n),
@@ -104,6 +107,7 @@ class Facts:
                 for k, n, f, o in other.iter_rows()  # one row per category
             },
             "balance": {"rows": total("account_rows"), "breaks": total("breaks")},
+            "not_in_scope": {r: {"rows": total("away", r), "fen": total("away", r, "fen")} for r in REASONS},
             "fund_rows": {"rows": total("fund_rows"), **{p: total("fund_rows", p) for p in FUND_PLACES}},
         }  # fmt: skip
 
