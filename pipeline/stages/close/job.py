@@ -5,22 +5,22 @@ other money, the balance chain; summary.json with counts and fen per shop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from pipeline.stages.close import parts as parts_module
 from pipeline.stages.close import summary as tally
 from pipeline.stages.close.balance import balance_breaks
 from pipeline.stages.close.checks import BILL_CHECK_COLUMNS, bill_checks, order_checks
-from pipeline.stages.close.funds import settle_against_funds
-from pipeline.stages.close.other import classify, refund_candidate, settlement_candidate
+from pipeline.stages.close.other import in_order
+from pipeline.stages.close.parts import Part, close_part, merged, ranges
 from pipeline.stages.close.policy import CloseRules
-from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS, refunds_against_funds
-from pipeline.stages.close.scope import NOT_IN_SCOPE, FundScope, bill_kind, not_in_scope
-from pipeline.stages.close.subs import sub_order_rows
-from pipeline.stages.reconcile import reconcile, summarize
+from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS
+from pipeline.stages.close.scope import NOT_IN_SCOPE, FundScope, bill_kind
 from pipeline.write.files import scratch_folder, write_csv, write_json
 from schemas import KINDS
 from schemas.fund_flow import signed_amount
@@ -55,6 +55,10 @@ def _empty(kind: str) -> pl.LazyFrame:
     return pl.DataFrame(schema=schema).lazy()
 
 
+#: rows per row group of the staged frames: a scan holds a few row groups at a time
+_ROW_GROUP = 65_536
+
+
 class _Stage:
     """Intermediate frames written once to a scratch folder and read back (each output
     reads them again without recomputing the joins, in bounded memory)."""
@@ -66,7 +70,7 @@ class _Stage:
     def __call__(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         self.count += 1
         path = self.folder / f"stage-{self.count:02d}.parquet"
-        frame.sink_parquet(path, compression="lz4")
+        frame.sink_parquet(path, compression="lz4", row_group_size=_ROW_GROUP)
         return pl.scan_parquet(path)
 
 
@@ -94,13 +98,17 @@ def close_period(
     after_sales: pl.LazyFrame | None = None,
     extra_summary: dict[str, Any] | None = None,
     scope: FundScope | None = None,
+    rows_per_part: int | None = None,
 ) -> CloseResult:
     """Close a period: `statement` (the period's statement lines), `bill` (the bill rows
     of its cycle), the fund and account flows (valid rows; None: not given), optional
     orders (payable recheck) and after-sales (the after-sale behind each refund).
     Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json. With
     `scope` (the cycle closed), the fund rows of other cycles are set apart
-    (not_in_scope.csv); without it, every fund row given is the period's."""
+    (not_in_scope.csv); without it, every fund row given is the period's. The
+    sub-orders are closed in parts of about `rows_per_part` rows (default
+    parts.ROWS_PER_PART), the balance chain in parts of shops."""
+    rows_per_part = rows_per_part or parts_module.ROWS_PER_PART
     with scratch_folder(folder, ".close-") as work:
         stage = _Stage(work)
         bill = stage(_bill_classes(bill, rules))
@@ -108,53 +116,49 @@ def close_period(
             "fund_row"
         )
         fund = stage(fund.with_columns(signed_amount().alias("signed")))
-        ordinary = bill.filter(pl.col("bill_class") == "ordinary")
-        settle = fund.filter(settlement_candidate(rules))
-        funds = stage(settle_against_funds(ordinary, settle, rules).join(
-            bill.select("bill_row", "shop_id", "sub_order_id", "settle_amount"), on="bill_row"
-        ))  # fmt: skip
-        refund_rows, refund_used = refunds_against_funds(
-            bill.filter(pl.col("bill_class") == "refund"),
-            fund.filter(refund_candidate(rules) & pl.col("sub_order_id").is_not_null()),
-            ordinary,
-            rules,
-        )
-        refund_rows = stage(_with_context(refund_rows, statement, after_sales, rules))
-        refund_used = stage(refund_used)
-        taken = pl.concat(
-            [funds.select(pl.col("fund_row").drop_nulls()), refund_used.select("fund_row")]
-        )
-        untaken = fund.join(taken, on="fund_row", how="anti")
-        away = stage(not_in_scope(untaken, bill, scope, rules))
-        untaken = untaken.join(away, on="fund_row", how="anti")
-        not_billed = stage(
-            untaken.filter(settlement_candidate(rules)).join(
-                ordinary, on="sub_order_id", how="anti"
-            )
-        )
-        other = stage(classify(untaken.join(not_billed, on="fund_row", how="anti"), rules))
+
+        def context(refund_rows: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
+            return _with_context(refund_rows, lines, after_sales, rules)
+
+        whole = _in_parts(stage, bill, fund, statement, scope, context, rules, rows_per_part)
         checks = stage(bill_checks(bill, rules.tolerance_fen))
         orders = orders if orders is not None else _empty("orders")
         orders_bad = stage(order_checks(orders, rules.payable_discounts, rules.tolerance_fen))
         account = account_flow if account_flow is not None else _empty("account-flow")
-        breaks = stage(balance_breaks(account))
-        base = reconcile(statement, bill).collect()
-        in_scope = fund.join(away, on="fund_row", how="anti")
-        subs = sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, in_scope)
+        breaks = pl.concat([
+            stage(balance_breaks(stage(account.filter(shops))))
+            for shops in ranges([account], rows_per_part, "shop_id")
+        ])  # fmt: skip
         files = [folder / name for name in OUTPUTS]
-        write_csv(subs, files[0])
+        write_csv(whole.subs, files[0])
         write_csv(checks.select(BILL_CHECK_COLUMNS), files[1])
         write_csv(orders_bad, files[2])
-        write_csv(refund_rows.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
-        write_csv(other.drop("fund_row"), files[4], **TIMES)
+        write_csv(whole.refunds.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
+        write_csv(in_order(whole.other).drop("fund_row"), files[4], **TIMES)
         write_csv(breaks, files[5], **TIMES)
-        write_csv(away.drop("fund_row"), files[6], **TIMES)
-        facts = tally.Facts.gather(bill, fund, funds, not_billed, refund_rows, refund_used,
-                                   other, away, checks, orders_bad, orders, account, breaks)  # fmt: skip
-        summary = {**summarize(base), **(extra_summary or {}), **facts.summary()}
+        write_csv(whole.away.sort("fund_row").drop("fund_row"), files[6], **TIMES)
+        facts = tally.Facts.gather(bill, whole.funds, whole.not_billed, whole.refunds, whole.other,
+                                   whole.away, whole.places, checks, orders_bad, orders, account,
+                                   breaks)  # fmt: skip
+        summary = {**whole.counts, **(extra_summary or {}), **facts.summary()}
         write_json(summary, files[7])
-    agree = base.height == summary["match"] and facts.agree()
+    agree = whole.lines == summary["match"] and facts.agree()
     return CloseResult(folder, summary, tuple(files), 0 if agree else 3)
+
+
+def _in_parts(stage: _Stage, bill: pl.LazyFrame, fund: pl.LazyFrame, statement: pl.LazyFrame,
+              scope: FundScope | None, context: Callable[[pl.LazyFrame, pl.LazyFrame], pl.LazyFrame],
+              rules: CloseRules, rows_per_part: int) -> Part:  # fmt: skip
+    """The sub-orders closed a range at a time (each part's rows staged first), merged."""
+    parts = []
+    for within in ranges([bill, fund, statement], rows_per_part):
+        elsewhere = None if scope is None else FundScope(
+            scope.start, scope.end,
+            stage(scope.elsewhere.select("sub_order_id", "bill_type").filter(within)),
+        )  # fmt: skip
+        cut = [stage(f.filter(within)) for f in (bill, fund, statement)]
+        parts.append(close_part(stage, *cut, elsewhere, context, rules))
+    return merged(parts)
 
 
 def _with_context(

@@ -29,7 +29,11 @@ FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other", NOT_IN_SCOPE)
 def _agg(frame: pl.LazyFrame, key: pl.Expr | str, **values: pl.Expr) -> pl.DataFrame:
     """(shop_id, key, values...) over the frame's rows: a few aggregate rows."""
     key = pl.col(key) if isinstance(key, str) else key
-    return frame.group_by(pl.col("shop_id"), key.alias("key")).agg(**values).collect()
+    return (
+        frame.group_by(pl.col("shop_id"), key.alias("key"))
+        .agg(**values)
+        .collect(engine="streaming")
+    )
 
 
 @dataclass
@@ -39,8 +43,10 @@ class Facts:
     tables: dict[str, pl.DataFrame]
 
     @classmethod
-    def gather(cls, bill, fund, funds, not_billed, refunds, refund_used, other, away,
-               checks, order_bad, orders, account, breaks) -> Facts:  # fmt: skip  # noqa: ANN001
+    def gather(cls, bill, funds, not_billed, refunds, other, away, places, checks,
+               order_bad, orders, account, breaks) -> Facts:  # fmt: skip  # noqa: ANN001
+        """The tables over the close's frames; `places` is `fund_places`' (shop_id,
+        place) of every fund row."""
         n = pl.len().alias("n")
         diff = (pl.col("paid").fill_null(0) - pl.col("settle_amount")).sum()
         funds_rows = pl.concat([
@@ -50,16 +56,6 @@ class Facts:
                  fen=pl.lit(0, pl.Int64), late=pl.lit(0, pl.UInt32)),
         ], how="vertical_relaxed")  # fmt: skip
         refund_fen = (pl.col("paid").fill_null(0) - pl.col("billed")).sum()
-        paid_rows = funds.filter(pl.col("fund_row").is_not_null()).select("fund_row")
-        places = fund.select("fund_row", "shop_id").join(
-            pl.concat([
-                paid_rows.with_columns(pl.lit("settlement").alias("place")),
-                not_billed.select("fund_row", pl.lit("fund-not-billed").alias("place")),
-                refund_used.select("fund_row", pl.lit("refund").alias("place")),
-                other.select("fund_row", pl.lit("other").alias("place")),
-                away.select("fund_row", pl.lit(NOT_IN_SCOPE).alias("place")),
-            ]), on="fund_row", how="left",
-        )  # fmt: skip
         failed = checks.select("shop_id", "bill_row").unique()
         return cls({
             "funds": funds_rows,
@@ -72,7 +68,7 @@ class Facts:
             "bill_rows": _agg(bill, pl.lit("rows"), n=n),
             "order_bad": _agg(order_bad, pl.lit("failed"), n=n),
             "orders": _agg(_with_shop(orders), pl.lit("rows"), n=n),
-            "fund_rows": _agg(places, pl.col("place").fill_null("lost"), n=n),
+            "fund_rows": _agg(places, "place", n=n),
             "breaks": _agg(breaks, pl.lit("breaks"), n=n),
             "account_rows": _agg(_with_shop(account), pl.lit("rows"), n=n),
         })  # fmt: skip
@@ -136,6 +132,23 @@ class Facts:
 
 
 _ALL = object()
+
+
+def fund_places(fund, funds, not_billed, refund_used, other, away) -> pl.LazyFrame:  # noqa: ANN001
+    """(shop_id, place) of every fund row: where it went (FUND_PLACES; `lost` for none)."""
+    paid_rows = funds.filter(pl.col("fund_row").is_not_null()).select("fund_row")
+    where = pl.concat([
+        paid_rows.with_columns(pl.lit("settlement").alias("place")),
+        not_billed.select("fund_row", pl.lit("fund-not-billed").alias("place")),
+        refund_used.select("fund_row", pl.lit("refund").alias("place")),
+        other.select("fund_row", pl.lit("other").alias("place")),
+        away.select("fund_row", pl.lit(NOT_IN_SCOPE).alias("place")),
+    ])  # fmt: skip
+    return (
+        fund.select("fund_row", "shop_id")
+        .join(where, on="fund_row", how="left")
+        .select("shop_id", pl.col("place").fill_null("lost"))
+    )
 
 
 def _with_shop(frame: pl.LazyFrame) -> pl.LazyFrame:
