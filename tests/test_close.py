@@ -545,7 +545,9 @@ def test_after_sale_state_sets_the_exit_code(tmp_path, word, status, code):
     assert result.exit_code == code
 
 
-def test_a_flow_of_two_cycles_closes_each_with_the_others_rows_not_in_scope(doudian, tmp_path):
+def test_a_flow_of_two_cycles_closes_each_with_the_others_rows_not_in_scope(
+    doudian, tmp_path, monkeypatch
+):
     """One 资金账单 and one bill over 2026-10-16 to 2026-11-15: 2026-10-H1 (cycle 10-16 to
     11-01) and 2026-10-H2 (11-01 to 11-16) each close with the other cycle's rows set
     apart in not_in_scope.csv (never fund-not-billed, no exit 3 for them); a row of a
@@ -638,6 +640,14 @@ def test_a_flow_of_two_cycles_closes_each_with_the_others_rows_not_in_scope(doud
     # reconciliation.csv holds the cycle's sub-orders only: B (sub C's money is H1's)
     lines = (out / "reconciliation" / "2026-10-H2" / "reconciliation.csv").read_text("utf-8-sig")
     assert lines.splitlines()[1:] == [f"{b},1001,match,matched,19000,19000,19000,0,0,,,,,,,"]
+    # in parts of 2 rows (子订单号 ranges, shop ranges, fund-row ranges): the same bytes
+    from pipeline.stages.close import parts
+
+    folder = out / "reconciliation" / "2026-10-H2"
+    whole = {p.name: p.read_bytes() for p in sorted(folder.glob("*.*"))}
+    monkeypatch.setattr(parts, "ROWS_PER_PART", 2)
+    assert close("2026-10-H2")[0] == 0
+    assert {p.name: p.read_bytes() for p in sorted(folder.glob("*.*"))} == whole
     # with --all-bill-rows there is no cycle: every fund row is the close's
     run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill",
                   str(bill), "--fund-flow", funds, "--all-bill-rows", "--out", str(out))  # fmt: skip

@@ -17,7 +17,7 @@ from pipeline.stages.close import summary as tally
 from pipeline.stages.close.balance import balance_breaks
 from pipeline.stages.close.checks import BILL_CHECK_COLUMNS, bill_checks, order_checks
 from pipeline.stages.close.other import in_order
-from pipeline.stages.close.parts import Part, close_part, merged, ranges
+from pipeline.stages.close.parts import Part, by_row_number, close_part, merged, ranges
 from pipeline.stages.close.policy import CloseRules
 from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS
 from pipeline.stages.close.scope import NOT_IN_SCOPE, FundScope, bill_kind
@@ -136,7 +136,8 @@ def close_period(
         write_csv(whole.refunds.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
         write_csv(in_order(whole.other).drop("fund_row"), files[4], **TIMES)
         write_csv(breaks, files[5], **TIMES)
-        write_csv(whole.away.sort("fund_row").drop("fund_row"), files[6], **TIMES)
+        away = by_row_number(whole.away, "fund_row", stage, rows_per_part)
+        write_csv(away.drop("fund_row"), files[6], **TIMES)
         facts = tally.Facts.gather(bill, whole.funds, whole.not_billed, whole.refunds, whole.other,
                                    whole.away, whole.places, checks, orders_bad, orders, account,
                                    breaks)  # fmt: skip

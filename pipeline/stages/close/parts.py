@@ -64,6 +64,21 @@ def _between(key: pl.Expr, lo: str | None, hi: str | None) -> pl.Expr:
     return key >= lo if hi is None else (key >= lo) & (key < hi)
 
 
+def by_row_number(
+    frame: pl.LazyFrame, column: str, stage: Stage, rows_per_part: int
+) -> pl.LazyFrame:
+    """`frame` sorted by its row-number `column` (distinct whole numbers from 0), a
+    range of numbers at a time: no sort holds more than `rows_per_part` rows."""
+    top = frame.select(pl.col(column).max()).collect(engine="streaming").item()
+    if top is None or top < rows_per_part:
+        return frame.sort(column)
+    number = pl.col(column)
+    return pl.concat([
+        stage(frame.filter((number >= lo) & (number < lo + rows_per_part)).sort(column))
+        for lo in range(0, top + 1, rows_per_part)
+    ])  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Part:
     """The staged frames of one part (each a scan of a scratch file) and the counts of
