@@ -111,16 +111,17 @@ def close_period(
     rows_per_part = rows_per_part or parts_module.ROWS_PER_PART
     with scratch_folder(folder, ".close-") as work:
         stage = _Stage(work)
-        bill = stage(_bill_classes(bill, rules))
+        bill = _bill_classes(bill, rules)
         fund = (fund_flow if fund_flow is not None else _empty("fund-flow")).with_row_index(
             "fund_row"
         )
-        fund = stage(fund.with_columns(signed_amount().alias("signed")))
+        fund = fund.with_columns(signed_amount().alias("signed"))
 
         def context(refund_rows: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
             return _with_context(refund_rows, lines, after_sales, rules)
 
         whole = _in_parts(stage, bill, fund, statement, scope, context, rules, rows_per_part)
+        bill = whole.bill
         checks = stage(bill_checks(bill, rules.tolerance_fen))
         orders = orders if orders is not None else _empty("orders")
         orders_bad = stage(order_checks(orders, rules.payable_discounts, rules.tolerance_fen))
@@ -150,7 +151,9 @@ def close_period(
 def _in_parts(stage: _Stage, bill: pl.LazyFrame, fund: pl.LazyFrame, statement: pl.LazyFrame,
               scope: FundScope | None, context: Callable[[pl.LazyFrame, pl.LazyFrame], pl.LazyFrame],
               rules: CloseRules, rows_per_part: int) -> Part:  # fmt: skip
-    """The sub-orders closed a range at a time (each part's rows staged first), merged."""
+    """The sub-orders closed a range at a time, merged. Each part's rows are read from
+    the inputs and staged first (a polars sink holds about as much as it writes: one
+    sink of a whole input would cost memory growing with it)."""
     parts = []
     for within in ranges([bill, fund, statement], rows_per_part):
         elsewhere = None if scope is None else FundScope(

@@ -5,7 +5,8 @@ within one sub-order (candidates, groups, attribution, the per-sub-order lines),
 the sub-orders can be closed in parts, each alone: memory is bounded by a part, not by
 the cycle. The parts are ranges of 子订单号 (the first one also holds the rows without
 one), so the per-sub-order lines of the parts, one after the other, are in 子订单号
-order. The cut points come from a sample of the IDs: the parts are about the same size."""
+order. The cut points come from a sample of the rows (every so many): the parts are
+about the same size."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def ranges(
         return [pl.lit(True)]
     step = max(1, n // (parts * _SAMPLE_PER_PART))
     sample = (
-        ids.filter(key.is_not_null() & (key.hash(seed=0) % step == 0))
-        .unique()
+        ids.with_row_index("__n")
+        .filter((pl.col("__n") % step == 0) & key.is_not_null())
         .collect(engine="streaming")
         .get_column(name)
         .sort()
@@ -84,6 +85,8 @@ class Part:
     """The staged frames of one part (each a scan of a scratch file) and the counts of
     its statement-vs-bill lines."""
 
+    bill: pl.LazyFrame  # the bill rows (bill_row, bill_class)
+    fund: pl.LazyFrame  # the fund rows (fund_row, signed)
     funds: pl.LazyFrame  # per ordinary bill row: its bill-vs-funds status
     not_billed: pl.LazyFrame  # fund-not-billed fund rows
     refunds: pl.LazyFrame  # per refund bill row
@@ -135,16 +138,16 @@ def close_part(
     in_scope = fund.join(away, on="fund_row", how="anti")
     subs = stage(sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, in_scope))
     places = stage(fund_places(fund, funds, not_billed, refund_used, other, away))
-    return Part(
-        funds, not_billed, refund_rows, other, away, places, subs, summarize(base), base.height
-    )
+    return Part(bill, fund, funds, not_billed, refund_rows, other, away, places, subs,
+                summarize(base), base.height)  # fmt: skip
 
 
 def merged(parts: list[Part]) -> Part:
     """The parts' frames one after the other (in part order), their counts summed."""
     frames = {
         name: pl.concat([getattr(p, name) for p in parts])
-        for name in ("funds", "not_billed", "refunds", "other", "away", "places", "subs")
-    }
+        for name in ("bill", "fund", "funds", "not_billed", "refunds", "other", "away",
+                     "places", "subs")
+    }  # fmt: skip
     counts = {k: sum(p.counts[k] for p in parts) for k in parts[0].counts}
     return Part(**frames, counts=counts, lines=sum(p.lines for p in parts))
