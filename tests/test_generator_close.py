@@ -160,8 +160,8 @@ def test_other_money_without_orders(tmp_path):
 
 def test_the_close_in_parts_writes_the_same_bytes(demo, tmp_path, monkeypatch):
     """The close works a range of 子订单号 at a time (and the balance chain a range of
-    shops): the demo's close in parts of 500 rows (27 parts; 4 of shops, the first one empty) writes
-    every output byte for byte as in one part."""
+    shops): the demo's close in parts of 500 rows (27 parts; 4 of shops, the first one
+    empty) writes every output byte for byte as in one part."""
     from pipeline.stages.close import parts
 
     exports, _, out = demo
