@@ -154,7 +154,8 @@ def settle(
 @click.option(
     "--all-bill-rows",
     is_flag=True,
-    help="Match every bill row, not only those settled in the period's cycle.",
+    help="Match every bill row, not only those settled in the period's cycle (and, in "
+    "the close, take every fund row given as the period's).",
 )
 def reconcile(
     statement, bill, fund_flow, account_flow, orders, after_sales, out, policy, encoding, sheet,
