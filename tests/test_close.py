@@ -129,6 +129,7 @@ def test_ordinary_settlement_statuses_with_exact_fen(tmp_path):
     ]  # fmt: skip
     assert result.summary["fund_rows"] == {
         "rows": 9, "settlement": 4, "fund-not-billed": 1, "refund": 0, "other": 4,
+        "not-in-scope": 0,
     }  # fmt: skip
     assert result.exit_code == 3
 
@@ -204,6 +205,7 @@ def test_refund_statuses_windows_and_subsidy(tmp_path):
         "fund-not-billed": 0,
         "refund": 7,
         "other": 4,
+        "not-in-scope": 0,
     }
 
 
@@ -304,13 +306,16 @@ def test_all_agree_exits_0_and_conservation_per_shop(tmp_path):
         "fund-not-billed": 0,
         "refund": 0,
         "other": 1,
+        "not-in-scope": 0,
     }
     assert shops["shop-b"]["other_funds"] == {
         "withdrawal": {"rows": 1, "fen": -100, "unexpected_direction": 0}
     }
     for s in [result.summary, *shops.values()]:
         fr = s["fund_rows"]
-        assert fr["rows"] == fr["settlement"] + fr["fund-not-billed"] + fr["refund"] + fr["other"]
+        assert fr["rows"] == sum(
+            fr[k] for k in ("settlement", "fund-not-billed", "refund", "other", "not-in-scope")
+        )
         bill_statuses = sum(
             v
             for k, v in s["funds"].items()
@@ -428,6 +433,7 @@ def test_real_headers_through_the_cli(doudian, tmp_path):
         "fund-not-billed": 0,
         "refund": 0,
         "other": 2,
+        "not-in-scope": 0,
     }
     assert run.stdout.startswith("2026-10-H2: statement vs bill: 1 match, 0 amount-mismatch")
     assert (folder / "rejected" / "fund-flow.csv").is_file()
@@ -516,6 +522,7 @@ def test_after_sale_not_refunded_through_the_cli(doudian, tmp_path):
     assert summary["per_shop"][0]["refunds"]["after-sale-not-refunded"] == 2
     assert summary["fund_rows"] == {
         "rows": 8, "settlement": 4, "fund-not-billed": 0, "refund": 4, "other": 0,
+        "not-in-scope": 0,
     }  # fmt: skip
     assert "2 after-sale-not-refunded" in run.stdout
     # without --after-sales the same refunds are matched (the exit 3 there is the
@@ -536,3 +543,114 @@ def test_after_sale_state_sets_the_exit_code(tmp_path, word, status, code):
     assert read(tmp_path, "refunds.csv")["status"].to_list() == [status]
     assert result.summary["refunds"][status] == 1
     assert result.exit_code == code
+
+
+def test_a_flow_of_two_cycles_closes_each_with_the_others_rows_not_in_scope(
+    doudian, tmp_path, monkeypatch
+):
+    """One 资金账单 and one bill over 2026-10-16 to 2026-11-15: 2026-10-H1 (cycle 10-16 to
+    11-01) and 2026-10-H2 (11-01 to 11-16) each close with the other cycle's rows set
+    apart in not_in_scope.csv (never fund-not-billed, no exit 3 for them); a row of a
+    sub-order billed in the cycle stays in it whenever it moved (sub C's money, settled
+    10-31 23:50, arrives in the next cycle's window)."""
+    from test_settle import row, write_orders
+
+    a, b, c, d = (f"695000000000000000{i}" for i in range(1, 5))
+    orders = write_orders(tmp_path / "orders.csv", [
+        row(a, "2026-10-05 10:00:00"), row(c, "2026-10-10 10:00:00", payable="30.00"),
+        row(b, "2026-10-20 10:00:00", payable="200.00"),
+    ])  # fmt: skip
+    out = tmp_path / "out"
+    for period in ("2026-10-H1", "2026-10-H2"):
+        settled = doudian("settle", "--orders", orders, "--period", period, "--out", str(out))
+        assert settled.exit_code == 0, settled.stderr
+    bill = tmp_path / "bill.csv"
+    bill.write_text("\ufeff" + "\n".join([
+        REFUND_BILL,
+        f"2026-10-16 10:00:00,6900000000000000001,{a},95.00,聚合账户,已结算",
+        f"2026-10-20 10:00:00,6900000000000000001,{a},-30.00,聚合账户,结算后退款-原路退回",
+        f"2026-10-31 23:50:00,6900000000000000001,{c},28.50,聚合账户,已结算",
+        f"2026-11-01 10:00:00,6900000000000000001,{b},190.00,聚合账户,已结算",
+    ]) + "\n", "utf-8")  # fmt: skip
+    withdrawal = {"动账方向": "出账", "动账账户": "聚合账户", "动账场景": "提现"}
+    funds = fund_csv(tmp_path / "funds.csv", FUND_30, [
+        {**settlement_cells("F1", a, "95.00"), "动账时间": "2026-10-16 10:05:00"},
+        {**withdrawal, "动账时间": "2026-10-20 09:00:00", "动账流水号": "F2", "动账金额": "50.00"},
+        {**settlement_cells("F3", a, "30.00", "出账"), "动账时间": "2026-10-20 10:01:00",
+         "动账场景": "退款-结算后退款-退用户", "售后编号": "'1400000000000000001", "订单退款": "-30.00"},
+        {**settlement_cells("F4", d, "12.34"), "动账时间": "2026-10-25 09:00:00"},
+        {**settlement_cells("F5", c, "28.50"), "动账时间": "2026-11-01 00:10:00"},
+        {**settlement_cells("F6", b, "190.00"), "动账时间": "2026-11-01 10:05:00"},
+        {**withdrawal, "动账时间": "2026-11-05 09:00:00", "动账流水号": "F7", "动账金额": "60.00"},
+    ])  # fmt: skip
+
+    def close(period: str) -> tuple[int, dict, list[str], str]:
+        run = doudian("reconcile", "--statement", str(out / "settlement" / period), "--bill",
+                      str(bill), "--fund-flow", funds, "--out", str(out))  # fmt: skip
+        folder = out / "reconciliation" / period
+        summary = json.loads((folder / "summary.json").read_text("utf-8"))
+        scope = (folder / "not_in_scope.csv").read_text("utf-8-sig").splitlines()
+        return run.exit_code, summary, scope, run.stdout
+
+    code, first, scope, text = close("2026-10-H1")
+    assert code == 3  # sub D's money is fund-not-billed, sub A's refund has no clawback line
+    assert scope == [
+        "reason,shop_id,flow_time,flow_id,direction,amount,scene,remark,sub_order_id,"
+        "after_sale_id,source_file,source_row",
+        f"billed-in-another-cycle,,2026-11-01 10:05:00,F6,入账,19000,货款结算入账,,{b},,{funds},7",
+        f"outside-cycle,,2026-11-05 09:00:00,F7,出账,-6000,提现,,,,{funds},8",
+    ]
+    assert (first["funds"]["matched"], first["funds"]["fund-not-billed"]) == (2, 1)
+    assert first["funds"]["difference_total"] == 1234
+    assert first["refunds"]["matched"] == 1
+    assert first["fund_rows"] == {"rows": 7, "settlement": 2, "fund-not-billed": 1, "refund": 1,
+                                  "other": 1, "not-in-scope": 2}  # fmt: skip
+    assert first["not_in_scope"] == {
+        "billed-in-another-cycle": {"rows": 1, "fen": 19000},
+        "outside-cycle": {"rows": 1, "fen": -6000},
+    }
+    assert "  fund rows of other cycles (not in scope): 2\n" in text
+
+    code, second, scope, text = close("2026-10-H2")
+    assert code == 0, text
+    assert scope[1:] == [
+        f"billed-in-another-cycle,,2026-10-16 10:05:00,F1,入账,9500,货款结算入账,,{a},,{funds},2",
+        f"outside-cycle,,2026-10-20 09:00:00,F2,出账,-5000,提现,,,,{funds},3",
+        f"billed-in-another-cycle,,2026-10-20 10:01:00,F3,出账,-3000,退款-结算后退款-退用户,,{a},"
+        f"1400000000000000001,{funds},4",
+        f"outside-cycle,,2026-10-25 09:00:00,F4,入账,1234,货款结算入账,,{d},,{funds},5",
+        f"billed-in-another-cycle,,2026-11-01 00:10:00,F5,入账,2850,货款结算入账,,{c},,{funds},6",
+    ]
+    assert (second["match"], second["funds"]["matched"], second["funds"]["fund-not-billed"]) == (
+        1,
+        1,
+        0,
+    )
+    assert second["fund_rows"] == {"rows": 7, "settlement": 1, "fund-not-billed": 0, "refund": 0,
+                                   "other": 1, "not-in-scope": 5}  # fmt: skip
+    assert second["not_in_scope"] == {
+        "billed-in-another-cycle": {"rows": 3, "fen": 9350},
+        "outside-cycle": {"rows": 2, "fen": -3766},
+    }
+    assert second["per_shop"][0]["not_in_scope"] == second["not_in_scope"]
+    other = (out / "reconciliation" / "2026-10-H2" / "other_funds.csv").read_text("utf-8-sig")
+    assert other.splitlines()[1:] == [
+        f"withdrawal,,2026-11-05 09:00:00,F7,出账,-6000,提现,,,,出账,false,{funds},8"
+    ]
+    # reconciliation.csv holds the cycle's sub-orders only: B (sub C's money is H1's)
+    lines = (out / "reconciliation" / "2026-10-H2" / "reconciliation.csv").read_text("utf-8-sig")
+    assert lines.splitlines()[1:] == [f"{b},1001,match,matched,19000,19000,19000,0,0,,,,,,,"]
+    # in parts of 2 rows (子订单号 ranges, shop ranges, fund-row ranges): the same bytes
+    from pipeline.stages.close import parts
+
+    folder = out / "reconciliation" / "2026-10-H2"
+    whole = {p.name: p.read_bytes() for p in sorted(folder.glob("*.*"))}
+    monkeypatch.setattr(parts, "ROWS_PER_PART", 2)
+    assert close("2026-10-H2")[0] == 0
+    assert {p.name: p.read_bytes() for p in sorted(folder.glob("*.*"))} == whole
+    # with --all-bill-rows there is no cycle: every fund row is the close's
+    run = doudian("reconcile", "--statement", str(out / "settlement" / "2026-10-H2"), "--bill",
+                  str(bill), "--fund-flow", funds, "--all-bill-rows", "--out", str(out))  # fmt: skip
+    assert run.exit_code == 3
+    every = json.loads((out / "reconciliation" / "2026-10-H2" / "summary.json").read_text("utf-8"))
+    assert every["fund_rows"]["not-in-scope"] == 0 and every["fund_rows"]["fund-not-billed"] == 1

@@ -135,6 +135,7 @@ def test_the_close_finds_every_planted_case(demo):
         "fund-not-billed": 6,
         "refund": 240,
         "other": 102,
+        "not-in-scope": 0,
     }
     assert rows["rows"] == counts["fund_flow"]
     assert rows["settlement"] == s["funds"]["matched"] + s["funds"]["amount-mismatch"]
@@ -155,3 +156,40 @@ def test_other_money_without_orders(tmp_path):
     assert counts["fund_flow"] == counts["account_flow"] == 2 * len(OTHER_MONEY)
     scenes = read(tmp_path / "fund_flow.csv")["动账场景"].fill_null("")
     assert sorted(scenes) == sorted(2 * [m[0] for m in OTHER_MONEY])
+
+
+def test_the_close_in_parts_writes_the_same_bytes(demo, tmp_path, monkeypatch):
+    """The close works a range of 子订单号 at a time (and the balance chain a range of
+    shops): the demo's close in parts of 500 rows (27 parts; 4 of shops, the first one
+    empty) writes every output byte for byte as in one part."""
+    from pipeline.stages.close import parts
+
+    exports, _, out = demo
+    args = [
+        "reconcile", "--statement", str(out / "settlement" / "2026-10-H1"),
+        "--bill", str(exports / "bill.csv"), "--bill", str(exports / "bill_refunds.csv"),
+        "--fund-flow", str(exports / "fund_flow.csv"),
+        "--account-flow", str(exports / "account_flow.csv"),
+        "--orders", str(exports / "orders.csv"), "--after-sales", str(exports / "after_sales.csv"),
+    ]  # fmt: skip
+    seen = []
+    real = parts.ranges
+
+    def counted(*a, **kw):
+        found = real(*a, **kw)
+        seen.append(len(found))
+        return found
+
+    monkeypatch.setattr("pipeline.stages.close.job.ranges", counted)
+    outputs = {}
+    for rows in (parts.ROWS_PER_PART, 500):
+        monkeypatch.setattr(parts, "ROWS_PER_PART", rows)
+        code, output = cli(*args, "--out", str(tmp_path / str(rows)))
+        assert code == 3, output
+        folder = tmp_path / str(rows) / "reconciliation" / "2026-10-H1"
+        outputs[rows] = {p.name: p.read_bytes() for p in sorted(folder.glob("*.*"))}
+    assert seen == [1, 1, 27, 4]
+    assert sorted(outputs[500]) == ["balance.csv", "bill_checks.csv", "not_in_scope.csv",
+        "order_checks.csv", "other_funds.csv", "reconciliation.csv", "refunds.csv", "summary.json"]  # fmt: skip
+    for name, data in outputs[500].items():
+        assert data == outputs[parts.ROWS_PER_PART][name], name

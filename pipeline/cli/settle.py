@@ -154,7 +154,8 @@ def settle(
 @click.option(
     "--all-bill-rows",
     is_flag=True,
-    help="Match every bill row, not only those settled in the period's cycle.",
+    help="Match every bill row, not only those settled in the period's cycle (and, in "
+    "the close, take every fund row given as the period's).",
 )
 def reconcile(
     statement, bill, fund_flow, account_flow, orders, after_sales, out, policy, encoding, sheet,
@@ -170,8 +171,9 @@ def reconcile(
 
     With --fund-flow or --account-flow it runs the finance close (docs/close.md):
     reconciliation.csv gains the bill-vs-funds columns, and bill_checks.csv,
-    order_checks.csv, refunds.csv, other_funds.csv and balance.csv are written beside
-    it. Exit 0 when statement, bill and funds agree and nothing is unclassified, else 3.
+    order_checks.csv, refunds.csv, other_funds.csv, balance.csv and not_in_scope.csv
+    (the fund rows of other cycles) are written beside it. Exit 0 when statement, bill
+    and funds agree and nothing is unclassified, else 3.
     """
     from pipeline.orchestrate.locking import output_lock, refuse_inputs_inside
     from pipeline.policy import load_policy

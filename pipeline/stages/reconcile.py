@@ -16,6 +16,7 @@ from pipeline.errors import InputError
 from pipeline.orchestrate.locking import output_lock
 from pipeline.outcome import StageResult
 from pipeline.stages.close.policy import CloseRules
+from pipeline.stages.close.scope import FundScope
 from pipeline.stages.settle.periods import Period
 from pipeline.validation.staging import StagedInputs
 from pipeline.write.files import write_csv, write_json
@@ -96,13 +97,16 @@ def reconcile_inputs(
         period, statement_path = read_statement(statement)
         folder = out / "reconciliation" / period.id
         inputs.publish(folder)
-        rows = inputs.frame("bill")
-        total = rows.select(pl.len()).collect().item()
+        every = inputs.frame("bill")
+        total = every.select(pl.len()).collect().item()
+        rows, scope = every, None
         if not all_bill_rows:
-            rows = rows.filter(bill_in_cycle(rows, period.settle_date, period.next().settle_date))
+            start, end = period.settle_date, period.next().settle_date
+            rows = every.filter(bill_in_cycle(every, start, end))
+            scope = FundScope(start, end, every.filter(~bill_in_cycle(every, start, end)))
         outside = int(total - rows.select(pl.len()).collect().item())
         if close_rules is not None:
-            return _close(inputs, period, statement_path, rows, folder, close_rules, outside)
+            return _close(inputs, period, statement_path, rows, folder, close_rules, outside, scope)
         result = reconcile(pl.scan_parquet(statement_path), rows).collect()
         summary = summarize(result)
         summary["bill_rows_outside_cycle"] = outside
@@ -129,6 +133,7 @@ def _close(
     folder: Path,
     rules: CloseRules,
     outside: int,
+    scope: FundScope | None,
 ) -> StageResult:
     from pipeline.stages.close.job import close_period, close_text
 
@@ -138,7 +143,7 @@ def _close(
     closed = close_period(
         pl.scan_parquet(statement_path), bill, given("fund-flow"), given("account-flow"),
         rules, folder, orders=given("orders"), after_sales=given("after-sales"),
-        extra_summary={"bill_rows_outside_cycle": outside},
+        extra_summary={"bill_rows_outside_cycle": outside}, scope=scope,
     )  # fmt: skip
     status = "attention" if closed.exit_code or inputs.rejected_rows else "ok"
     text = close_text(period.id, closed).split("\n")

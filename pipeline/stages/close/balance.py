@@ -22,7 +22,12 @@ def balance_breaks(account_flow: pl.LazyFrame) -> pl.LazyFrame:
     """Account-flow rows (in file order) -> one line per break (BALANCE_COLUMNS)."""
     names = set(account_flow.collect_schema().names())
     part = [c for c in ("shop_id", "account") if c in names]
-    ordered = account_flow.with_row_index("__order").sort(*part, "flow_time", "__order")
+    needed = ["flow_time", "flow_id", "direction", "amount", "balance", "source_file", "source_row"]
+    ordered = (
+        account_flow.select(*part, *needed)
+        .with_row_index("__order")
+        .sort(*part, "flow_time", "__order")
+    )
     prev = [
         pl.col(c).shift(1).over(part) if part else pl.col(c).shift(1)
         for c in ("balance", "flow_id", "flow_time")

@@ -5,21 +5,22 @@ other money, the balance chain; summary.json with counts and fen per shop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from pipeline.stages.close import parts as parts_module
 from pipeline.stages.close import summary as tally
 from pipeline.stages.close.balance import balance_breaks
 from pipeline.stages.close.checks import BILL_CHECK_COLUMNS, bill_checks, order_checks
-from pipeline.stages.close.funds import settle_against_funds
-from pipeline.stages.close.other import classify, refund_candidate, settlement_candidate
+from pipeline.stages.close.other import in_order
+from pipeline.stages.close.parts import Part, by_row_number, close_part, merged, ranges
 from pipeline.stages.close.policy import CloseRules
-from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS, refunds_against_funds
-from pipeline.stages.close.subs import sub_order_rows
-from pipeline.stages.reconcile import reconcile, summarize
+from pipeline.stages.close.refunds import NOT_REFUNDED, REFUND_COLUMNS
+from pipeline.stages.close.scope import NOT_IN_SCOPE, FundScope, bill_kind
 from pipeline.write.files import scratch_folder, write_csv, write_json
 from schemas import KINDS
 from schemas.fund_flow import signed_amount
@@ -27,7 +28,7 @@ from schemas.fund_flow import signed_amount
 TIMES = {"datetime_format": "%Y-%m-%d %H:%M:%S", "date_format": "%Y-%m-%d"}
 OUTPUTS = (
     "reconciliation.csv", "bill_checks.csv", "order_checks.csv", "refunds.csv",
-    "other_funds.csv", "balance.csv", "summary.json",
+    "other_funds.csv", "balance.csv", "not_in_scope.csv", "summary.json",
 )  # fmt: skip
 
 
@@ -54,6 +55,10 @@ def _empty(kind: str) -> pl.LazyFrame:
     return pl.DataFrame(schema=schema).lazy()
 
 
+#: rows per row group of the staged frames: a scan holds a few row groups at a time
+_ROW_GROUP = 65_536
+
+
 class _Stage:
     """Intermediate frames written once to a scratch folder and read back (each output
     reads them again without recomputing the joins, in bounded memory)."""
@@ -65,21 +70,20 @@ class _Stage:
     def __call__(self, frame: pl.LazyFrame) -> pl.LazyFrame:
         self.count += 1
         path = self.folder / f"stage-{self.count:02d}.parquet"
-        frame.sink_parquet(path, compression="lz4")
+        frame.sink_parquet(path, compression="lz4", row_group_size=_ROW_GROUP)
         return pl.scan_parquet(path)
 
 
 def _bill_classes(bill: pl.LazyFrame, rules: CloseRules) -> pl.LazyFrame:
-    kind = (
-        pl.when(
-            pl.col("bill_type").is_null() | pl.col("bill_type").is_in(rules.ordinary_bill_types)
-        )
+    kind = bill_kind(rules)
+    bill_class = (
+        pl.when(kind == "settlement")
         .then(pl.lit("ordinary"))
-        .when(pl.col("bill_type").is_in(rules.refund_bill_types))
+        .when(kind == "refund")
         .then(pl.lit("refund"))
         .otherwise(pl.lit("other"))
     )
-    return bill.with_row_index("bill_row").with_columns(kind.alias("bill_class"))
+    return bill.with_row_index("bill_row").with_columns(bill_class.alias("bill_class"))
 
 
 def close_period(
@@ -93,58 +97,72 @@ def close_period(
     orders: pl.LazyFrame | None = None,
     after_sales: pl.LazyFrame | None = None,
     extra_summary: dict[str, Any] | None = None,
+    scope: FundScope | None = None,
+    rows_per_part: int | None = None,
 ) -> CloseResult:
     """Close a period: `statement` (the period's statement lines), `bill` (the bill rows
     of its cycle), the fund and account flows (valid rows; None: not given), optional
     orders (payable recheck) and after-sales (the after-sale behind each refund).
-    Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json."""
+    Writes OUTPUTS into `folder`; `extra_summary` keys are added to summary.json. With
+    `scope` (the cycle closed), the fund rows of other cycles are set apart
+    (not_in_scope.csv); without it, every fund row given is the period's. The
+    sub-orders are closed in parts of about `rows_per_part` rows (default
+    parts.ROWS_PER_PART), the balance chain in parts of shops."""
+    rows_per_part = rows_per_part or parts_module.ROWS_PER_PART
     with scratch_folder(folder, ".close-") as work:
         stage = _Stage(work)
-        bill = stage(_bill_classes(bill, rules))
+        bill = _bill_classes(bill, rules)
         fund = (fund_flow if fund_flow is not None else _empty("fund-flow")).with_row_index(
             "fund_row"
         )
-        fund = stage(fund.with_columns(signed_amount().alias("signed")))
-        ordinary = bill.filter(pl.col("bill_class") == "ordinary")
-        settle = fund.filter(settlement_candidate(rules))
-        funds = stage(settle_against_funds(ordinary, settle, rules).join(
-            bill.select("bill_row", "shop_id", "sub_order_id", "settle_amount"), on="bill_row"
-        ))  # fmt: skip
-        not_billed = stage(settle.join(ordinary, on="sub_order_id", how="anti"))
-        refund_rows, refund_used = refunds_against_funds(
-            bill.filter(pl.col("bill_class") == "refund"),
-            fund.filter(refund_candidate(rules) & pl.col("sub_order_id").is_not_null()),
-            ordinary,
-            rules,
-        )
-        refund_rows = stage(_with_context(refund_rows, statement, after_sales, rules))
-        refund_used = stage(refund_used)
-        used = pl.concat([
-            funds.select(pl.col("fund_row").drop_nulls()),
-            not_billed.select("fund_row"),
-            refund_used.select("fund_row"),
-        ])  # fmt: skip
-        other = stage(classify(fund.join(used, on="fund_row", how="anti"), rules))
+        fund = fund.with_columns(signed_amount().alias("signed"))
+
+        def context(refund_rows: pl.LazyFrame, lines: pl.LazyFrame) -> pl.LazyFrame:
+            return _with_context(refund_rows, lines, after_sales, rules)
+
+        whole = _in_parts(stage, bill, fund, statement, scope, context, rules, rows_per_part)
+        bill = whole.bill
         checks = stage(bill_checks(bill, rules.tolerance_fen))
         orders = orders if orders is not None else _empty("orders")
         orders_bad = stage(order_checks(orders, rules.payable_discounts, rules.tolerance_fen))
         account = account_flow if account_flow is not None else _empty("account-flow")
-        breaks = stage(balance_breaks(account))
-        base = reconcile(statement, bill).collect()
-        subs = sub_order_rows(base, statement, bill, funds, not_billed, refund_rows, fund)
+        breaks = pl.concat([
+            stage(balance_breaks(stage(account.filter(shops))))
+            for shops in ranges([account], rows_per_part, "shop_id")
+        ])  # fmt: skip
         files = [folder / name for name in OUTPUTS]
-        write_csv(subs, files[0])
+        write_csv(whole.subs, files[0])
         write_csv(checks.select(BILL_CHECK_COLUMNS), files[1])
         write_csv(orders_bad, files[2])
-        write_csv(refund_rows.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
-        write_csv(other.drop("fund_row"), files[4], **TIMES)
+        write_csv(whole.refunds.sort("bill_row").select(REFUND_COLUMNS), files[3], **TIMES)
+        write_csv(in_order(whole.other).drop("fund_row"), files[4], **TIMES)
         write_csv(breaks, files[5], **TIMES)
-        facts = tally.Facts.gather(bill, fund, funds, not_billed, refund_rows, refund_used,
-                                   other, checks, orders_bad, orders, account, breaks)  # fmt: skip
-        summary = {**summarize(base), **(extra_summary or {}), **facts.summary()}
-        write_json(summary, files[6])
-    agree = base.height == summary["match"] and facts.agree()
+        away = by_row_number(whole.away, "fund_row", stage, rows_per_part)
+        write_csv(away.drop("fund_row"), files[6], **TIMES)
+        facts = tally.Facts.gather(bill, whole.funds, whole.not_billed, whole.refunds, whole.other,
+                                   whole.away, whole.places, checks, orders_bad, orders, account,
+                                   breaks)  # fmt: skip
+        summary = {**whole.counts, **(extra_summary or {}), **facts.summary()}
+        write_json(summary, files[7])
+    agree = whole.lines == summary["match"] and facts.agree()
     return CloseResult(folder, summary, tuple(files), 0 if agree else 3)
+
+
+def _in_parts(stage: _Stage, bill: pl.LazyFrame, fund: pl.LazyFrame, statement: pl.LazyFrame,
+              scope: FundScope | None, context: Callable[[pl.LazyFrame, pl.LazyFrame], pl.LazyFrame],
+              rules: CloseRules, rows_per_part: int) -> Part:  # fmt: skip
+    """The sub-orders closed a range at a time, merged. Each part's rows are read from
+    the inputs and staged first (a polars sink holds about as much as it writes: one
+    sink of a whole input would cost memory growing with it)."""
+    parts = []
+    for within in ranges([bill, fund, statement], rows_per_part):
+        elsewhere = None if scope is None else FundScope(
+            scope.start, scope.end,
+            stage(scope.elsewhere.select("sub_order_id", "bill_type").filter(within)),
+        )  # fmt: skip
+        cut = [stage(f.filter(within)) for f in (bill, fund, statement)]
+        parts.append(close_part(stage, *cut, elsewhere, context, rules))
+    return merged(parts)
 
 
 def _with_context(
@@ -203,5 +221,6 @@ def close_text(period_id: str, result: CloseResult) -> str:
         f"  other funds: {sum(v['rows'] for v in other.values()):,} rows "
         f"({other.get('unclassified', {}).get('rows', 0):,} unclassified); "
         f"balance breaks: {s['balance']['breaks']:,}\n"
+        f"  fund rows of other cycles (not in scope): {s['fund_rows'][NOT_IN_SCOPE]:,}\n"
         f"  outputs: {result.folder}"
     )

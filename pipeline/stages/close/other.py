@@ -40,7 +40,7 @@ def refund_candidate(rules: CloseRules) -> pl.Expr:
 
 def classify(rest: pl.LazyFrame, rules: CloseRules) -> pl.LazyFrame:
     """Fund rows no bill row took (with `fund_row`, `signed`) -> OTHER_COLUMNS plus
-    fund_row, unclassified first, then by category, time and flow number."""
+    fund_row (in no order: `in_order` sorts them)."""
     category: pl.Expr = pl.when(settlement_candidate(rules)).then(pl.lit(SETTLEMENT_NOT_USED))
     category = category.when(refund_candidate(rules)).then(pl.lit(REFUND_NOT_USED))
     direction = pl.when(pl.lit(False)).then(pl.lit(None, pl.String))
@@ -59,6 +59,9 @@ def classify(rest: pl.LazyFrame, rules: CloseRules) -> pl.LazyFrame:
          & (pl.col("expected_direction") != pl.col("direction"))).alias("unexpected_direction"),
         pl.col("signed").alias("amount"),
     )  # fmt: skip
-    return out.sort(pl.col("category") != UNCLASSIFIED, "category", "flow_time", "flow_id").select(
-        *OTHER_COLUMNS, "fund_row"
-    )
+    return out.select(*OTHER_COLUMNS, "fund_row")
+
+
+def in_order(other: pl.LazyFrame) -> pl.LazyFrame:
+    """Classified rows: unclassified first, then by category, time and flow number."""
+    return other.sort(pl.col("category") != UNCLASSIFIED, "category", "flow_time", "flow_id")

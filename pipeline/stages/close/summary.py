@@ -13,6 +13,7 @@ import polars as pl
 from pipeline.stages.close.checks import BILL_FORMULAS
 from pipeline.stages.close.other import REFUND_NOT_USED, SETTLEMENT_NOT_USED, UNCLASSIFIED
 from pipeline.stages.close.refunds import NOT_REFUNDED
+from pipeline.stages.close.scope import NOT_IN_SCOPE, REASONS
 
 FUNDS_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "account-mismatch",
@@ -22,13 +23,17 @@ REFUND_STATUSES = (
     "matched", "amount-mismatch", "missing-fund", "multiple-candidates", "outside-window",
     "not-comparable", NOT_REFUNDED,
 )  # fmt: skip
-FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other")
+FUND_PLACES = ("settlement", "fund-not-billed", "refund", "other", NOT_IN_SCOPE)
 
 
 def _agg(frame: pl.LazyFrame, key: pl.Expr | str, **values: pl.Expr) -> pl.DataFrame:
     """(shop_id, key, values...) over the frame's rows: a few aggregate rows."""
     key = pl.col(key) if isinstance(key, str) else key
-    return frame.group_by(pl.col("shop_id"), key.alias("key")).agg(**values).collect()
+    return (
+        frame.group_by(pl.col("shop_id"), key.alias("key"))
+        .agg(**values)
+        .collect(engine="streaming")
+    )
 
 
 @dataclass
@@ -38,8 +43,10 @@ class Facts:
     tables: dict[str, pl.DataFrame]
 
     @classmethod
-    def gather(cls, bill, fund, funds, not_billed, refunds, refund_used, other, checks,
+    def gather(cls, bill, funds, not_billed, refunds, other, away, places, checks,
                order_bad, orders, account, breaks) -> Facts:  # fmt: skip  # noqa: ANN001
+        """The tables over the close's frames; `places` is `fund_places`' (shop_id,
+        place) of every fund row."""
         n = pl.len().alias("n")
         diff = (pl.col("paid").fill_null(0) - pl.col("settle_amount")).sum()
         funds_rows = pl.concat([
@@ -49,27 +56,19 @@ class Facts:
                  fen=pl.lit(0, pl.Int64), late=pl.lit(0, pl.UInt32)),
         ], how="vertical_relaxed")  # fmt: skip
         refund_fen = (pl.col("paid").fill_null(0) - pl.col("billed")).sum()
-        paid_rows = funds.filter(pl.col("fund_row").is_not_null()).select("fund_row")
-        places = fund.select("fund_row", "shop_id").join(
-            pl.concat([
-                paid_rows.with_columns(pl.lit("settlement").alias("place")),
-                not_billed.select("fund_row", pl.lit("fund-not-billed").alias("place")),
-                refund_used.select("fund_row", pl.lit("refund").alias("place")),
-                other.select("fund_row", pl.lit("other").alias("place")),
-            ]), on="fund_row", how="left",
-        )  # fmt: skip
         failed = checks.select("shop_id", "bill_row").unique()
         return cls({
             "funds": funds_rows,
             "refunds": _agg(refunds, "status", n=n, fen=refund_fen),
             "other": _agg(other, "category", n=n, fen=pl.col("amount").sum(),
                           odd=pl.col("unexpected_direction").sum()),
+            "away": _agg(away, "reason", n=n, fen=pl.col("amount").sum()),
             "checks": _agg(checks, "formula", n=n),
             "failed": _agg(failed, pl.lit("failed"), n=n),
             "bill_rows": _agg(bill, pl.lit("rows"), n=n),
             "order_bad": _agg(order_bad, pl.lit("failed"), n=n),
             "orders": _agg(_with_shop(orders), pl.lit("rows"), n=n),
-            "fund_rows": _agg(places, pl.col("place").fill_null("lost"), n=n),
+            "fund_rows": _agg(places, "place", n=n),
             "breaks": _agg(breaks, pl.lit("breaks"), n=n),
             "account_rows": _agg(_with_shop(account), pl.lit("rows"), n=n),
         })  # fmt: skip
@@ -104,6 +103,7 @@ class Facts:
                 for k, n, f, o in other.iter_rows()  # one row per category
             },
             "balance": {"rows": total("account_rows"), "breaks": total("breaks")},
+            "not_in_scope": {r: {"rows": total("away", r), "fen": total("away", r, "fen")} for r in REASONS},
             "fund_rows": {"rows": total("fund_rows"), **{p: total("fund_rows", p) for p in FUND_PLACES}},
         }  # fmt: skip
 
@@ -132,6 +132,23 @@ class Facts:
 
 
 _ALL = object()
+
+
+def fund_places(fund, funds, not_billed, refund_used, other, away) -> pl.LazyFrame:  # noqa: ANN001
+    """(shop_id, place) of every fund row: where it went (FUND_PLACES; `lost` for none)."""
+    paid_rows = funds.filter(pl.col("fund_row").is_not_null()).select("fund_row")
+    where = pl.concat([
+        paid_rows.with_columns(pl.lit("settlement").alias("place")),
+        not_billed.select("fund_row", pl.lit("fund-not-billed").alias("place")),
+        refund_used.select("fund_row", pl.lit("refund").alias("place")),
+        other.select("fund_row", pl.lit("other").alias("place")),
+        away.select("fund_row", pl.lit(NOT_IN_SCOPE).alias("place")),
+    ])  # fmt: skip
+    return (
+        fund.select("fund_row", "shop_id")
+        .join(where, on="fund_row", how="left")
+        .select("shop_id", pl.col("place").fill_null("lost"))
+    )
 
 
 def _with_shop(frame: pl.LazyFrame) -> pl.LazyFrame:
