@@ -89,11 +89,14 @@ class ValidationResult:
     #: the valid rows (typed columns, source_file, source_row) as one or more frames of
     #: a batch each, in order: a stage may work through them one at a time
     valid_parts: list[pl.LazyFrame]
+    #: the same rows as one frame per file (a query over all of them reads each file
+    #: once, not slice by slice)
+    valid_files: list[pl.LazyFrame]
 
     @property
     def valid_frame(self) -> pl.LazyFrame:
         """All the valid rows, in order."""
-        return pl.concat(self.valid_parts)
+        return pl.concat(self.valid_files)
 
     @property
     def rows(self) -> int:
@@ -163,12 +166,12 @@ def validate_files(
         results = [checker.run_file(file_no, raw) for file_no, raw in enumerate(raws)]
         duplicates = checker.duplicates(raws, results)
         parts = checker.valid_parts(duplicates, batch_rows)
+        whole = checker.valid_parts(duplicates, None)
         if valid_path is not None:
-            whole = checker.valid_parts(duplicates, None)  # a file at a time, not in slices
             with atomic_path(valid_path) as tmp:
                 pl.concat(whole).sink_parquet(tmp, compression="zstd")
             if workdir is None:  # the staged parts go with the scratch folder
-                parts = [pl.scan_parquet(valid_path)]
+                parts = whole = [pl.scan_parquet(valid_path)]
         checker.write_findings(
             duplicates,
             rejected_path,
@@ -176,7 +179,7 @@ def validate_files(
             results,
             pl.concat([_empty_staged_findings(), *checker.money]),
         )
-    return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts)
+    return ValidationResult(name, results, valid_path, rejected_path, warnings_path, parts, whole)
 
 
 def _read_error(exc: Exception) -> tuple[str, str | None]:
