@@ -23,6 +23,8 @@
    period settling on that day (2026-10-H1 with the generator's defaults), whatever the
    bench's period; its statement is written once by an untimed `doudian settle` from
    Parquet and cached in the data folder (close/settlement/PERIOD).
+   The run job (`run/csv`) times `doudian run` over RUN_SHOPS shops' own exports
+   (`--run-rows` order rows in all, generated once into DIR/run/), every stage on RUN_DAY.
    A run's outputs are deleted after it (the checked summary.json is kept in
    DIR/runs/logs/ with every run's stdout and stderr), so the disk stays bounded.
 3. Output: DIR/results.json (and a copy DIR/results-{rows}.json), and a Markdown table
