@@ -1390,6 +1390,24 @@ def test_unknown_money_columns_of_a_bill_are_warned(doudian):
     )
 
 
+def test_unknown_money_columns_of_a_zipped_bill_are_warned_too(doudian, tmp_path):
+    """The columns are looked at in the pass that checks the rows, so a bill inside a
+    zip archive is looked at as the file itself is."""
+    import zipfile
+
+    archive = tmp_path / "bills.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(FIXTURES / "bill_unknown_money.csv", "bill_unknown_money.csv")
+    run = doudian.validate("bill", str(archive), "--json")
+    assert run.exit_code == 0
+    assert run.json()["warnings"] == {"unknown-money-column": 2}
+    member = f"{archive}!bill_unknown_money.csv"
+    assert run.warnings("bill") == [
+        (member, 1, "以旧换新抵扣", "以旧换新抵扣", "unknown-money-column"),
+        (member, 1, "银行补贴", "银行补贴", "unknown-money-column"),
+    ]
+
+
 def test_cost_file_keyed_by_model(doudian, tmp_path):
     run = doudian.validate("costs", "fixtures/costs_model.csv")
     assert run.exit_code == 0
