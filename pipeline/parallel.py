@@ -1,8 +1,8 @@
 """Work on batches in threads, results in order.
 
 polars releases the GIL while it computes, and so does most of what a batch costs
-(parsing, pandera's checks, Parquet writes), so two threads keep two cores busy where one
-thread leaves the second idle during its Python parts. Results come back in the order
+(settling a slice of orders, writing its Parquet parts), so two threads keep two cores
+busy where one thread leaves the second idle during its Python parts. Results come back in the order
 of the inputs, never in the order the threads finished: outputs stay deterministic.
 """
 

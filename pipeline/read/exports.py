@@ -4,8 +4,7 @@
 `pipeline.read.archive`). Its `scan` gives the file's rows as one lazy polars plan (valid
 inside the `with` block), with one String column per canonical column of the kind (null
 when an optional column is absent from the file) and `__row`, the row number as a
-spreadsheet shows it (header = row 1); `batches` yields the same rows as DataFrames, a
-bounded number at a time. Headers are matched by name through the kind's aliases
+spreadsheet shows it (header = row 1). Headers are matched by name through the kind's aliases
 (`schemas.base.normalize_header`); unknown columns are ignored.
 
 Formats: CSV (UTF-8 with or without BOM, GB18030/GBK: detected from the header, which
@@ -81,14 +80,12 @@ SPANS_HEADER = "(a quoted cell that spans several rows)"
 
 @dataclass
 class RawExport:
-    """One file: its rows (in batches) and what was learnt reading its header."""
+    """One file: its rows (`scan`) and what was learnt reading its header."""
 
     path: str
     headers: dict[str, str]  # canonical name -> header text found in the file
     format: str  # csv, xlsx, parquet
     encoding: str | None
-    #: the file's rows in order, about `rows` at a time (see the module doc)
-    batches: Callable[[int], Iterator[pl.DataFrame]]
     #: the file's rows as one lazy plan (see the module doc): `scan(work, probe)` is a
     #: context manager giving the plan, valid inside it; `work` is a folder for a
     #: transcoded copy, `probe` names more of the file's columns (name -> position) to
@@ -231,8 +228,8 @@ def _zip_is_workbook(name: str, p: Path) -> bool:
 def _open(
     spec: KindSpec, source: _Source, encoding: str | None, sheet: str | None, shop_id: str | None
 ) -> RawExport:
-    """One export's header, read and matched; its rows when `batches` is iterated (an
-    InputError there for a file broken past its header)."""
+    """One export's header, read and matched; its rows when its `scan` runs (a polars
+    error then for a file broken past its header)."""
     name = source.name
     head = source.head()
     fmt = _format_of(head)
@@ -271,34 +268,18 @@ def _open(
     headers[EXTRA] = EXTRA_HEADER
     headers[SPANS] = SPANS_HEADER
 
-    def pick(cells: pl.DataFrame, offset: int, quoted: bool) -> pl.DataFrame:
-        """The kind's columns of a block of cells `c0`... whose first row is data row
-        `offset` (0-based) of the file."""
-        indexed = cells.lazy().with_row_index("__idx", offset=offset)
-        return _pick(spec, indexed, cells.columns, header, positions, shop_id, quoted).collect()
-
-    def pick_lazy(cells: pl.LazyFrame, quoted: bool, probe: Mapping[str, int]) -> pl.LazyFrame:
+    def pick(cells: pl.LazyFrame, quoted: bool, probe: Mapping[str, int]) -> pl.LazyFrame:
         names = cells.collect_schema().names()
         return _pick(spec, cells, names, header, positions, shop_id, quoted, probe)
 
     if fmt == "xlsx":
         table = _mark_numeric_cells(cells, numeric, spec, positions).collect()
 
-        def batches(rows: int) -> Iterator[pl.DataFrame]:
-            for offset in range(0, table.height, rows):
-                yield pick(table.slice(offset, rows), offset, False)
-
         @contextlib.contextmanager
         def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
-            yield pick_lazy(table.lazy().with_row_index("__idx"), False, probe)
+            yield pick(table.lazy().with_row_index("__idx"), False, probe)
 
     elif fmt == "parquet":
-
-        def batches(rows: int) -> Iterator[pl.DataFrame]:
-            used = set(positions.values())
-            with source.on_disk() as on_disk:
-                blocks = _parquet_blocks(on_disk, rows, used)
-                yield from (pick(block, offset, False) for offset, block in blocks)
 
         @contextlib.contextmanager
         def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
@@ -306,19 +287,9 @@ def _open(
             with source.on_disk() as on_disk:
                 scan = pl.scan_parquet(on_disk, row_index_name="__idx")
                 cells = scan.select("__idx", *_parquet_cells(on_disk, used))
-                yield pick_lazy(cells, False, probe)
+                yield pick(cells, False, probe)
 
     else:
-
-        def batches(rows: int) -> Iterator[pl.DataFrame]:
-            offset = 0
-            used = sorted(set(positions.values()))
-            with source.on_disk() as on_disk:
-                blocks = _csv_blocks(name, on_disk, data_start, enc, len(header), used, rows)
-                for block, quoted in blocks:
-                    for start in range(0, block.height, rows):
-                        yield pick(block.slice(start, rows), offset + start, quoted)
-                    offset += block.height
 
         @contextlib.contextmanager
         def scan(work: Path, probe: Mapping[str, int]) -> Iterator[pl.LazyFrame]:
@@ -332,10 +303,10 @@ def _open(
                 ),
             ):
                 cells = _csv_scan(text, start, len(header), used, quoted)
-                yield pick_lazy(cells, quoted, probe)
+                yield pick(cells, quoted, probe)
 
     present = frozenset(positions) | ({"shop_id"} & set(headers) if shop_id is not None else set())
-    return RawExport(name, headers, fmt, enc, batches, scan, tuple(header), present)
+    return RawExport(name, headers, fmt, enc, scan, tuple(header), present)
 
 
 def _pick(
@@ -543,41 +514,13 @@ def _row_end(data: bytes, *, last: bool = False) -> int:
     return -1 if cut < 0 else cut + 1
 
 
-def _csv_blocks(
-    name: str, p: Path, start: int, enc: str, width: int, used: list[int], rows: int
-) -> Iterator[tuple[pl.DataFrame, bool]]:
-    """The data rows as blocks of cells (`c0`... and the spare columns, all text), each
-    with whether it holds any quote. A block without quotes has only the `used` columns
-    and the spare ones (parsing the others into strings would be wasted: no cell can
-    span rows there); a block with quotes has all, to find a cell that spans rows.
-    Blocks are cut from the file in this thread; those of another encoding than UTF-8
-    are transcoded and parsed two at a time in threads (`pipeline.parallel`), in file
-    order: transcoding GB18030 is Python's codec on one core, and would otherwise hold
-    up the batches' checks."""
-    schema = {
-        **{f"c{i}": pl.String for i in range(width)},
-        **{spare: pl.String for spare in _spares()},
-    }
-
-    def parse(piece: tuple[bytes, int, bool]) -> tuple[pl.DataFrame, bool]:
-        data, offset, final = piece
-        return _parse_block(name, data, offset, enc, schema, used, final=final)
-
-    pieces = _csv_pieces(p, start, rows)
-    # UTF-8 is parsed by polars, already on both cores: a thread more would only hold
-    # another block (200 MB more at 10 million rows, no faster)
-    yield from (map(parse, pieces) if enc == "utf-8" else ordered_map(parse, pieces))
-
-
-def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bool]]:
+def _csv_pieces(p: Path, start: int) -> Iterator[tuple[bytes, int, bool]]:
     """(bytes of whole rows, their offset in the file, whether they end the file), in
-    file order. After the first, pieces are sized to hold about `rows` rows (at most
-    `CSV_BLOCK_BYTES`, estimated from the first piece's line ends): 64 MB of a file of
-    short rows is a million rows, four batches held at once."""
+    file order, each of about `CSV_BLOCK_BYTES` (more when a row is longer), up to the
+    blank lines at the end (`_data_end`)."""
     offset = start
     carry = b""
     size = CSV_BLOCK_BYTES
-    first = True
     end = _data_end(p, start)
     with open(p, "rb") as fh:
         fh.seek(start)
@@ -592,10 +535,6 @@ def _csv_pieces(p: Path, start: int, rows: int) -> Iterator[tuple[bytes, int, bo
             if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
                 carry = data
                 continue
-            if first:
-                lines = max(1, data.count(b"\n", 0, cut))
-                size = min(CSV_BLOCK_BYTES, max(CSV_BLOCK_BYTES // 64, cut * rows // lines))
-                first = False
             piece = [data[:cut]]
             del block, data
             # yielded out of a list: this frame keeps no reference to the piece (64 MB)
@@ -652,25 +591,6 @@ def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> st
     return text
 
 
-def _parse_block(
-    name: str, data: bytes, offset: int, enc: str, schema: dict, used: list[int], *, final: bool
-) -> tuple[pl.DataFrame, bool]:
-    if enc != "utf-8":
-        data = _decode(name, data, offset, enc, final=final).encode("utf-8")
-    quoted = b'"' in data
-    columns = list(schema) if quoted else [*(f"c{i}" for i in used), *_spares()]
-    cells = pl.scan_csv(
-        io.BytesIO(data),
-        has_header=False,
-        schema=schema,
-        empty_string_is_null=False,
-        raise_if_empty=False,
-        truncate_ragged_lines=True,  # past the spare columns; such a row is rejected anyway
-        missing_columns="insert",
-    )
-    return cells.select(columns).collect(), quoted
-
-
 @contextlib.contextmanager
 def _utf8_copy(
     name: str, p: Path, start: int, enc: str, work: Path
@@ -693,7 +613,7 @@ def _utf8_copy(
         quoted = False
         with os.fdopen(fd, "wb") as out:
             out.write(b"\n")  # the header's place: the data starts on line 2
-            for text in ordered_map(decode, _csv_pieces(p, start, CSV_BLOCK_BYTES)):
+            for text in ordered_map(decode, _csv_pieces(p, start)):
                 quoted = quoted or b'"' in text
                 out.write(text)
         yield copy, 1, quoted
@@ -851,16 +771,6 @@ def _parquet_header(name: str, p: Path) -> list[str]:
         return list(pl.scan_parquet(p).collect_schema().names())
     except Exception as exc:
         raise InputError(name, f"cannot be read as Parquet ({first_line(exc)})") from None
-
-
-def _parquet_blocks(p: Path, rows: int, used: set[int]) -> Iterator[tuple[int, pl.DataFrame]]:
-    """(offset, cells) slices of `rows` rows of the `used` columns (by position; the
-    others are not even decoded), every cell as text."""
-    scan = pl.scan_parquet(p)
-    exprs = _parquet_cells(p, used)
-    total = scan.select(pl.len()).collect().item()
-    for offset in range(0, total, rows):
-        yield offset, scan.slice(offset, rows).select(exprs).collect()
 
 
 def _parquet_cells(p: Path, used: set[int]) -> list[pl.Expr]:

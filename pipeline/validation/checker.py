@@ -59,7 +59,7 @@ BATCH_ROWS = 250_000
 #: takes memory in proportion to N (2.9 GB for 50 million), so they are split by hash
 #: into groups of about this many.
 KEY_BUCKET_ROWS = 4_000_000
-#: Rows per row group of a staged file: the writer holds one row group at a time.
+#: Rows per row group of a staged file: a stage's slice of rows reads little past it.
 STAGED_ROW_GROUP = 65_536
 
 
@@ -265,8 +265,8 @@ class _FileOutcome:
 
 class _FilePlan:
     """One file's checks as one polars plan, run by the streaming engine: the cells are
-    parsed once, and from that one pass come the staged valid rows, the listed rows
-    with findings (their raw cells from the same pass) and every count."""
+    parsed once, into the staged rows with their flags (the raw cells of a flagged row
+    from the same pass); the listed rows and every count are read back from them."""
 
     def __init__(
         self, checker: _FileChecker, file_no: int, raw: RawExport, probe: dict[str, str]
@@ -454,9 +454,9 @@ def _raw_cell(name: str) -> pl.Expr:
 def _money_probe(spec: KindSpec, raw: RawExport, unread: list[str]) -> dict[str, int]:
     """For a kind that asks for it (the bill): the file's unread columns, each header
     once (probe column -> position), to see whether their cells look like money."""
-    once = [h for h in dict.fromkeys(unread) if unread.count(h) == 1]
     if not spec.unknown_money:
         return {}
+    once = [h for h in dict.fromkeys(unread) if unread.count(h) == 1]
     return {f"__u{i}": raw.header.index(h) for i, h in enumerate(once)}
 
 
@@ -479,11 +479,10 @@ def _money_findings(raw_path: str, file_no: int, columns: list[str]) -> pl.DataF
 
 class _FileChecker:
     """Phase 1, per file, one streaming plan (`_FilePlan`): the file's cells are
-    canonicalized and every rule checked (`pipeline.validation.rules`); its valid rows
-    are staged with their key's hash, the first listed rows with findings or warnings
-    are kept, and the counts summed, all in one pass. Phase 2, over the staged hashes
-    of all files: later copies of the unique key. Phase 3: the valid rows, less those
-    copies, as parts of about `batch_rows` rows (or one Parquet file)."""
+    canonicalized and every rule checked (`pipeline.validation.rules`); its rows are
+    staged with their flags and, for a valid row, its key's hash. Phase 2, over the
+    staged hashes of all files: later copies of the unique key. Phase 3: the valid
+    rows, less those copies, in slices of `batch_rows` rows or a frame per file."""
 
     def __init__(self, kind: Kind, work: Path, keep: Collection[str] | None = None) -> None:
         self.kind = kind
@@ -547,7 +546,7 @@ class _FileChecker:
         keys = self.spec.key_columns
         if not keys or not self.parts:
             return _empty_staged_findings()
-        # Among rows that passed every other check (only those are staged): a corrected
+        # Among rows that passed every other check (only those have a hash): a corrected
         # copy given after a broken one is kept; the broken one is rejected for its own
         # reason. The 64-bit hashes find the few keys that may repeat; their text decides.
         staged = pl.concat(self._staged(i).filter(~pl.col("__bad")) for i in range(len(self.parts)))
@@ -640,8 +639,8 @@ class _FileChecker:
         file_warnings: pl.DataFrame,
     ) -> None:
         """The findings files, sorted by file and row, each file's rows listed up to the
-        cap with a line counting the others (`pipeline.validation.listing`): the batches' findings and
-        the later copies of a key (rejected), the batches' and the files' own warnings
+        cap with a line counting the others (`pipeline.validation.listing`): the files' listed findings
+        and the later copies of a key (rejected), the rows' and the files' own warnings
         (warnings)."""
         sort_keys = ["__file_no", "row", "__order", "code"]
         rejected = {

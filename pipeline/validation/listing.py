@@ -9,14 +9,13 @@ proportion to what they say.
 - Times without seconds (`time-without-seconds`, an Excel re-save) are one line per
   file, with their count, not a line per cell.
 
-The batches' findings are capped as they are taken (`PartCap`), so that neither the
-staged parts nor the final sort holds more than about `LISTED_ROWS` rows per file.
+Only the first `LISTED_ROWS` rows with findings of each file are read back from its
+staged rows, so the final sort holds about that many rows per file, not all of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -51,31 +50,6 @@ class NoSeconds:
         if self.first is None:
             self.first = other.first
         self.columns += [c for c in other.columns if c not in self.columns]
-
-
-class PartCap:
-    """Trims the batches' findings parts, taken in file and row order, to the first
-    `LISTED_ROWS` rows of each file."""
-
-    def __init__(self) -> None:
-        self.listed: dict[tuple[str, int], int] = {}
-
-    def take(self, path: Path, file_no: int, rows: int) -> None:
-        """`path` (a part holding `rows` distinct rows of file `file_no`) is kept,
-        trimmed, or removed."""
-        key = (path.name.partition("-")[0], file_no)
-        listed = self.listed.get(key, 0)
-        room = LISTED_ROWS - listed
-        if rows <= room:
-            self.listed[key] = listed + rows
-            return
-        self.listed[key] = LISTED_ROWS
-        if room <= 0:
-            path.unlink()
-            return
-        part = pl.read_parquet(path)
-        keep = part.get_column("row").unique().sort().head(room)
-        part.filter(pl.col("row").is_in(keep.implode())).write_parquet(path, compression="lz4")
 
 
 def capped(frame: pl.DataFrame) -> pl.DataFrame:
