@@ -28,6 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipeline.read.exports as read
+import pipeline.read.transcode as transcode
+from pipeline.errors import InputError
 from pipeline.read.exports import _row_end, open_export
 from schemas import KINDS
 
@@ -1129,10 +1131,10 @@ def test_row_end_finds_line_ends_outside_quotes(parts):
 
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
 def test_blocks_of_any_size_read_the_same_rows(tmp_path, monkeypatch, encoding):
-    """A CSV transcoded in blocks of a few bytes (cut at row ends outside quotes, read
-    on when a block holds no row end, the part row after a cut read again with the next
-    block) gives exactly the rows read in one block: quoted cells with commas and line
-    ends, a cell longer than a block, short and long rows."""
+    """A CSV transcoded in blocks of a few bytes (cut after line ends, read on when a
+    block holds none), and in worker processes that each take a span of lines, gives
+    exactly the rows read in one block: quoted cells with commas and line ends (a span
+    may start inside one), a cell longer than a block, short and long rows."""
     spec = KINDS["orders"].spec
     header = [c.headers[0] for c in spec.columns]
     lines = []
@@ -1144,8 +1146,10 @@ def test_blocks_of_any_size_read_the_same_rows(tmp_path, monkeypatch, encoding):
     path = tmp_path / "orders.csv"
     path.write_bytes(("\n".join([",".join(header), *lines]) + "\n").encode(encoding))
 
-    def rows(block_bytes: int) -> pl.DataFrame:
-        monkeypatch.setattr(read, "CSV_BLOCK_BYTES", block_bytes)
+    def rows(block_bytes: int, workers: int = 1) -> pl.DataFrame:
+        monkeypatch.setattr(transcode, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(transcode, "SPLIT_BYTES", 1 if workers > 1 else 1 << 26)
+        monkeypatch.setattr(read, "WORKERS", workers)
         raw = open_export(spec, path, encoding=encoding)
         with raw.scan(tmp_path, {}) as cells:
             return cells.collect()
@@ -1156,6 +1160,74 @@ def test_blocks_of_any_size_read_the_same_rows(tmp_path, monkeypatch, encoding):
     assert whole.get_column("product_title").to_list()[:3] == ["芒果干, 250g\n礼盒", "x", '引号"里']
     for block_bytes in (64, 150, 1000, 4096):
         assert rows(block_bytes).equals(whole), block_bytes
+    if encoding != "utf-8":  # a UTF-8 file is read as it is, never transcoded
+        for workers in (2, 3, 7):
+            assert rows(100, workers).equals(whole), workers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]  # no part file left
+
+
+def test_worker_processes_report_the_first_bad_byte(tmp_path, monkeypatch):
+    """A GB18030 file decoded in three processes: a bad byte in the last span is named
+    by its offset in the file, as the one-process decode names it; with bad bytes in
+    two spans, the earlier one is named; a worker that cannot run has its span decoded
+    in this process, with the same rows."""
+    spec = KINDS["orders"].spec
+    header = [c.headers[0] for c in spec.columns]
+    lines = [
+        ",".join(
+            [f"\t69000000000000{i:05d}", "\t6950000000000001", "芒果干"] + [""] * (len(header) - 3)
+        )
+        for i in range(300)
+    ]
+    good = ("\n".join([",".join(header), *lines]) + "\n").encode("gb18030")
+    monkeypatch.setattr(transcode, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(transcode, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(read, "WORKERS", 3)
+
+    def error(data: bytes) -> str:
+        path = tmp_path / "orders.csv"
+        path.write_bytes(data)
+        with (
+            pytest.raises(InputError) as err,
+            open_export(spec, path, encoding="gb18030").scan(tmp_path, {}) as cells,
+        ):
+            cells.collect()
+        assert err.value.path == str(path)
+        return err.value.message.removeprefix(f"{path}: ")
+
+    def spoiled(data: bytes, at: int) -> bytes:
+        at = data.index("芒".encode("gb18030"), at)
+        return data[:at] + b"\xff" + data[at + 1 :]
+
+    late = spoiled(good, len(good) * 9 // 10)
+    with pytest.raises(UnicodeDecodeError) as whole:
+        late.decode("gb18030")
+    assert error(late) == f"is not valid GB18030 text near byte {whole.value.start}"
+    both = spoiled(late, len(good) // 2)
+    with pytest.raises(UnicodeDecodeError) as whole:
+        both.decode("gb18030")
+    assert whole.value.start < len(good) * 9 // 10
+    assert error(both) == f"is not valid GB18030 text near byte {whole.value.start}"
+
+    path = tmp_path / "orders.csv"
+    path.write_bytes(good)
+    spans_here = []
+    span = transcode.transcode_span
+
+    def counted(src, start, end, *args, **kwargs):
+        spans_here.append((start, end))
+        return span(src, start, end, *args, **kwargs)
+
+    monkeypatch.setattr(transcode, "transcode_span", counted)
+    with open_export(spec, path, encoding="gb18030").scan(tmp_path, {}) as cells:
+        split = cells.collect()
+    assert len(spans_here) == 1  # the other two spans were decoded by the workers
+    monkeypatch.setattr(transcode.sys, "executable", str(tmp_path / "no-python"))
+    with open_export(spec, path, encoding="gb18030").scan(tmp_path, {}) as cells:
+        here = cells.collect()
+    assert len(spans_here) == 4 and spans_here[1][1] == spans_here[2][0]
+    assert split.height == 300 and split.equals(here)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]
 
 
 # --- Real header rows: the exports as the back office writes them ----------------------

@@ -41,7 +41,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError, first_line
-from pipeline.parallel import ordered_map
+from pipeline.parallel import WORKERS
 from pipeline.read.archive import Member, archive_members, is_zip
 from pipeline.read.sheets import (
     SheetInfo,
@@ -50,11 +50,10 @@ from pipeline.read.sheets import (
     sheet_extent,
     workbook_sheets,
 )
+from pipeline.read.transcode import DecodeProblem, decode, transcode
 from schemas.base import KindSpec, normalize_header
 
 HEAD_BYTES = 1 << 16
-#: Bytes of CSV per block (whole rows): about 200,000 order rows.
-CSV_BLOCK_BYTES = 1 << 26
 ENCODINGS = {
     "utf-8": "utf-8",
     "utf8": "utf-8",
@@ -470,7 +469,10 @@ def _csv_header(name: str, head: bytes, enc: str) -> tuple[list[str], int]:
     if end < 0 and len(head) == HEAD_BYTES:
         raise InputError(name, f"the header row is longer than {HEAD_BYTES:,} bytes")
     if enc != "utf-8":  # a GB18030 header must be GB18030 (UTF-8 is checked by polars)
-        _decode(name, head[: end if end > 0 else len(head)], 0, enc, final=True)
+        try:
+            decode(head[: end if end > 0 else len(head)], 0, enc, final=True)
+        except DecodeProblem as exc:
+            raise InputError(name, str(exc), ENCODING_HINT) from None
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
     text = text.lstrip("\ufeff")
     try:
@@ -514,39 +516,6 @@ def _row_end(data: bytes, *, last: bool = False) -> int:
     return -1 if cut < 0 else cut + 1
 
 
-def _csv_pieces(p: Path, start: int) -> Iterator[tuple[bytes, int, bool]]:
-    """(bytes of whole rows, their offset in the file, whether they end the file), in
-    file order, each of about `CSV_BLOCK_BYTES` (more when a row is longer), up to the
-    blank lines at the end (`_data_end`)."""
-    offset = start
-    carry = b""
-    size = CSV_BLOCK_BYTES
-    end = _data_end(p, start)
-    with open(p, "rb") as fh:
-        fh.seek(start)
-        while True:
-            block = fh.read(max(0, min(size, end - fh.tell())))
-            data = carry + block if carry else block
-            if not block:
-                if data:
-                    yield data, offset, True
-                return
-            cut = _row_end(data, last=True)
-            if cut <= 0:  # no row ends in it yet (or a quote is left open): read on
-                carry = data
-                continue
-            piece = [data[:cut]]
-            del block, data
-            # yielded out of a list: this frame keeps no reference to the piece (64 MB)
-            # while its consumer parses it and works on the rows
-            yield piece.pop(), offset, False
-            offset += cut
-            # the part row after the cut is read again with the next block: a seek costs
-            # nothing, gluing it to the next 64 MB would copy them
-            carry = b""
-            fh.seek(offset)
-
-
 #: What a blank line of a CSV holds: nothing but separators and spaces.
 BLANK = b"\r\n\t ,"
 
@@ -572,50 +541,27 @@ def _data_end(p: Path, start: int) -> int:
     return start
 
 
-def _decode(name: str, data: bytes, offset: int, enc: str, *, final: bool) -> str:
-    """`data` (whole rows, from byte `offset` of the file) as text, or an InputError."""
-    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
-    try:
-        text = decoder.decode(data, final=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            name, f"is not valid {enc.upper()} text near byte {offset + exc.start}", ENCODING_HINT
-        ) from None
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        where = "ends" if final else f"has a line that ends (near byte {offset + len(data)})"
-        raise InputError(
-            name, f"{where} in the middle of a {enc.upper()} character", ENCODING_HINT
-        ) from None
-    return text
-
-
 @contextlib.contextmanager
 def _utf8_copy(
     name: str, p: Path, start: int, enc: str, work: Path
 ) -> Iterator[tuple[Path, int, bool]]:
     """The CSV as UTF-8 text for polars' own reader: (path, offset of the data rows,
     whether they hold any quote). A UTF-8 file is itself; another encoding is
-    transcoded into `work`, block by block (two at a time, in threads), each block
-    checked as it is decoded (an InputError naming the byte)."""
+    transcoded into `work` (in `WORKERS` processes when it is big), each block checked
+    as it is decoded (an InputError naming the byte)."""
     if enc == "utf-8":
         yield p, start, _holds_quote(p, start)
         return
 
-    def decode(piece: tuple[bytes, int, bool]) -> bytes:
-        data, offset, final = piece
-        return _decode(name, data, offset, enc, final=final).encode("utf-8")
-
     fd, tmp = tempfile.mkstemp(prefix=".utf8-", suffix=".csv", dir=work)
     copy = Path(tmp)
     try:
-        quoted = False
         with os.fdopen(fd, "wb") as out:
             out.write(b"\n")  # the header's place: the data starts on line 2
-            for text in ordered_map(decode, _csv_pieces(p, start)):
-                quoted = quoted or b'"' in text
-                out.write(text)
+            try:
+                quoted = transcode(p, start, _data_end(p, start), enc, out, work, WORKERS)
+            except DecodeProblem as exc:
+                raise InputError(name, str(exc), ENCODING_HINT) from None
         yield copy, 1, quoted
     finally:
         copy.unlink(missing_ok=True)
