@@ -78,7 +78,7 @@ lock:
 clean:
 	rm -rf $(VENV) $(DEMO)
 
-# Benchmarks (issue 8): tests/bench/run_bench.py, against DuckDB, pandas and a polars floor.
+# Benchmarks: tests/bench/run_bench.py, against DuckDB, pandas and a polars floor.
 # Data is generated once per rows+seed and cached in BENCH_DIR; results in BENCH_DIR/results.json.
 # A small run: make bench BENCH_ROWS=200000; some jobs only: make bench BENCH_ONLY=settle,duckdb
 BENCH_ROWS ?= 10000000

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -64,3 +66,24 @@ def test_run_outputs_keep_their_bytes(tmp_path):
         "outputs changed: if that is meant, regenerate tests/golden/run.sha256 "
         "(DOUDIAN_GOLDEN=write) and review its diff"
     )
+
+
+def test_valid_rows_keep_their_bytes_whatever_pieces_polars_cuts(tmp_path):
+    """`doudian validate` writes the same valid-rows file (row groups of a fixed size)
+    whether polars' streaming engine works in pieces of 5,000 rows or of 100,000: the
+    bytes depend on the input only."""
+    exports = tmp_path / "exports"
+    generate(exports, shops=1, orders=150_000, seed=5)
+    digests = []
+    for piece in ("5000", "100000"):
+        out = tmp_path / f"out-{piece}"
+        env = {**os.environ, "POLARS_IDEAL_MORSEL_SIZE": piece}
+        argv = [sys.executable, "-m", "pipeline", "validate", "orders", "exports/orders.csv"]
+        done = subprocess.run(
+            [*argv, "--out", str(out)], cwd=tmp_path, env=env, capture_output=True
+        )
+        assert done.returncode in (0, 3), done.stderr
+        files = [out / "valid" / "orders.parquet", out / "rejected" / "orders.csv"]
+        digests.append([hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
+    assert digests[0] == digests[1]
+    assert pl.read_parquet(tmp_path / "out-5000" / "valid" / "orders.parquet").height > 140_000

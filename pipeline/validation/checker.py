@@ -61,6 +61,9 @@ BATCH_ROWS = 250_000
 KEY_BUCKET_ROWS = 4_000_000
 #: Rows per row group of a staged file: a stage's slice of rows reads little past it.
 STAGED_ROW_GROUP = 65_536
+#: Rows per row group of a valid-rows file: given, so that the file's bytes do not
+#: depend on the pieces polars' streaming engine happened to cut.
+VALID_ROW_GROUP = 262_144
 
 
 @dataclass
@@ -169,7 +172,9 @@ def validate_files(
         whole = checker.valid_parts(duplicates, None)
         if valid_path is not None:
             with atomic_path(valid_path) as tmp:
-                pl.concat(whole).sink_parquet(tmp, compression="zstd")
+                pl.concat(whole).sink_parquet(
+                    tmp, compression="zstd", row_group_size=VALID_ROW_GROUP
+                )
             if workdir is None:  # the staged parts go with the scratch folder
                 parts = whole = [pl.scan_parquet(valid_path)]
         checker.write_findings(

@@ -1,4 +1,4 @@
-"""The benchmark suite of issue 8 (`make bench`): scripts, not tests.
+"""The benchmark suite (`make bench`): scripts, not tests.
 
 `run_bench.py` generates exports with the project's own generator (cached), then times
 `doudian settle` and `doudian validate` against the same settlement written as one

@@ -1,4 +1,4 @@
-"""`make bench`: doudian against DuckDB, pandas and a polars floor, side by side (issue 8).
+"""`make bench`: doudian against DuckDB, pandas and a polars floor, side by side.
 
     python -m tests.bench.run_bench --rows 10000000 --repeat 3 --dir bench
     python -m tests.bench.run_bench --rows 200000 --only settle,duckdb
