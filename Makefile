@@ -87,7 +87,7 @@ BENCH_DIR ?= bench
 BENCH_REPEAT ?= 3
 BENCH_SEED ?= 8
 BENCH_ONLY ?=
-BENCH_LARGE_ONLY ?= settle/parquet,duckdb/parquet,floor/parquet
+BENCH_LARGE_ONLY ?= settle,duckdb
 BENCH_ARGS = --repeat $(BENCH_REPEAT) --seed $(BENCH_SEED) --dir $(BENCH_DIR)
 
 .PHONY: bench bench-large bench-shops
