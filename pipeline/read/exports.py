@@ -59,7 +59,9 @@ HEAD_BYTES = 1 << 16
 #: checks a file is wide and holds several pieces at once: from a Parquet file with
 #: 125,000-row groups a 10M-row settlement peaked between 0.8 and 1.2 GiB from run to
 #: run with the default, at 0.8 to 0.9 GiB with this, and ran faster. (CSV files and
-#: the other stages keep polars' default: smaller pieces cost them time or memory.)
+#: the other stages keep polars' default: smaller pieces cost them time or memory. The
+#: setting is the process's while the scan is open; a query of another thread then
+#: only runs in smaller pieces, with the same results.)
 PARQUET_PIECE_ROWS = 25_000
 ENCODINGS = {
     "utf-8": "utf-8",
@@ -476,10 +478,8 @@ def _csv_header(name: str, head: bytes, enc: str) -> tuple[list[str], int]:
     if end < 0 and len(head) == HEAD_BYTES:
         raise InputError(name, f"the header row is longer than {HEAD_BYTES:,} bytes")
     if enc != "utf-8":  # a GB18030 header must be GB18030 (UTF-8 is checked by polars)
-        try:
+        with _decoding(name):
             decode(head[: end if end > 0 else len(head)], 0, enc, final=True)
-        except DecodeProblem as exc:
-            raise InputError(name, str(exc), ENCODING_HINT) from None
     text = codecs.getincrementaldecoder(enc)(errors="replace").decode(head, final=False)
     text = text.lstrip("\ufeff")
     try:
@@ -549,6 +549,15 @@ def _data_end(p: Path, start: int) -> int:
 
 
 @contextlib.contextmanager
+def _decoding(name: str) -> Iterator[None]:
+    """A DecodeProblem raised inside as the InputError of file `name`."""
+    try:
+        yield
+    except DecodeProblem as exc:
+        raise InputError(name, str(exc), ENCODING_HINT) from None
+
+
+@contextlib.contextmanager
 def _utf8_copy(
     name: str, p: Path, start: int, enc: str, work: Path
 ) -> Iterator[tuple[Path, int, bool]]:
@@ -565,10 +574,8 @@ def _utf8_copy(
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(b"\n")  # the header's place: the data starts on line 2
-            try:
+            with _decoding(name):
                 quoted = transcode(p, start, _data_end(p, start), enc, out, work, WORKERS)
-            except DecodeProblem as exc:
-                raise InputError(name, str(exc), ENCODING_HINT) from None
         yield copy, 1, quoted
     finally:
         copy.unlink(missing_ok=True)

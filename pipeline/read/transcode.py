@@ -140,10 +140,10 @@ class _Worker:
         fd, name = tempfile.mkstemp(prefix=".utf8-part-", suffix=".csv", dir=work)
         os.close(fd)
         self.dest = Path(name)
-        argv = [sys.executable, "-I", "-S", __file__, enc, str(src), str(start), str(end), name]
+        span = [enc, str(src), str(start), str(end), name, "final" if final else "part"]
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [*argv, "final" if final else "part"],
+                [sys.executable, "-I", "-S", __file__, *span],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

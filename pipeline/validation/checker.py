@@ -612,12 +612,12 @@ class _FileChecker:
         # One scan per file, sliced: a frame holds its scan's Parquet metadata once it
         # has run, and a frame of its own per slice would keep a copy of the staged
         # file's metadata per slice (6 GiB over the 200 slices of 50M rows).
-        parts = [
-            self.valid_rows(duplicates, staged.slice(offset, rows).filter(~pl.col("__bad")))
-            for i, size in enumerate(self.sizes)
-            for staged in [self._staged(i)]
-            for offset in range(0, size, rows)
-        ]
+        parts = []
+        for i, size in enumerate(self.sizes):
+            staged = self._staged(i)
+            for offset in range(0, size, rows):
+                part = staged.slice(offset, rows).filter(~pl.col("__bad"))
+                parts.append(self.valid_rows(duplicates, part))
         return parts or [self.valid_rows(duplicates, None)]
 
     def valid_rows(self, duplicates: pl.DataFrame, staged: pl.LazyFrame | None) -> pl.LazyFrame:
