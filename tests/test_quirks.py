@@ -14,6 +14,8 @@ import datetime as dt
 import io
 import json
 import os
+import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -1228,6 +1230,28 @@ def test_worker_processes_report_the_first_bad_byte(tmp_path, monkeypatch):
     assert len(spans_here) == 4 and spans_here[1][1] == spans_here[2][0]
     assert split.height == 300 and split.equals(here)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.csv"]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc settings")
+def test_a_decode_keeps_freed_blocks_and_gives_them_back_after():
+    """While a span is decoded, a block of 48 MB freed and made again reuses the same
+    memory (no page is faulted in afresh); before and after, glibc's default maps and
+    faults in every page of it again."""
+    size = 48 << 20
+
+    def faults_of_a_second_block() -> int:
+        block = b"\x01" * size
+        del block
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        block = b"\x01" * size
+        del block
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    pages = size // resource.getpagesize()
+    assert faults_of_a_second_block() >= pages
+    with transcode.kept_memory():
+        assert faults_of_a_second_block() < pages // 100
+    assert faults_of_a_second_block() >= pages
 
 
 # --- Real header rows: the exports as the back office writes them ----------------------

@@ -10,14 +10,14 @@ order when it is done. A line end (0x0A) is never part of a GB18030 character, s
 span cut after one decodes as it would inside the whole file, and its errors name
 the same bytes. A worker that cannot start or that fails for any reason but the
 bytes themselves has its span decoded here instead: the result never depends on the
-workers.
+workers. While a big file is decoded, glibc's malloc keeps freed blocks for the next
+(`kept_memory`).
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import ctypes
 import json
 import os
 import subprocess
@@ -125,14 +125,15 @@ def transcode(
         workers = [
             stack.enter_context(_Worker(src, s, e, enc, work, final=e == end)) for s, e in cut[1:]
         ]
-        with kept_memory():
+        with kept_memory() if workers else contextlib.nullcontext():
             quoted = transcode_span(src, *cut[0], enc, out, final=len(cut) == 1)
         for worker in workers:
             quoted = worker.append_to(out) or quoted
     return quoted
 
 
-#: glibc's malloc settings (mallopt) for the decode: freed memory is kept, not trimmed
+#: glibc's malloc settings (`mallopt`): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, the value
+#: that keeps freed blocks, and glibc's default for both
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _KEEP, _DEFAULT = -1, -3, 1 << 30, 128 * 1024
 
 
@@ -140,25 +141,27 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _KEEP, _DEFAULT = -1, -3, 1 << 30, 128 * 1
 def kept_memory() -> Iterator[None]:
     """Inside, glibc's malloc keeps the memory of a freed block for the next one.
 
-    Each block's text and UTF-8 bytes are tens of MB: by default malloc maps fresh
-    pages for each and hands them back when it is freed, and faulting the pages in
-    again took about a third of the decode's time. Afterwards the settings are glibc's
-    defaults again and the kept memory is handed back. Without glibc (no `mallopt`)
-    nothing changes."""
+    A block's text and its UTF-8 bytes are tens of MB each: by default malloc maps
+    fresh pages for each and hands them back when it is freed, and faulting them in
+    again cost about a third of the decode's time. Afterwards both settings are glibc's
+    defaults and the kept memory is handed back. Without glibc nothing changes."""
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None)
         mallopt, trim = libc.mallopt, libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        yield
-        return
-    mallopt(_M_TRIM_THRESHOLD, _KEEP)
-    mallopt(_M_MMAP_THRESHOLD, _KEEP)
+    except (ImportError, OSError, AttributeError, TypeError):
+        mallopt = trim = None
+    if mallopt is not None:
+        mallopt(_M_TRIM_THRESHOLD, _KEEP)
+        mallopt(_M_MMAP_THRESHOLD, _KEEP)
     try:
         yield
     finally:
-        mallopt(_M_MMAP_THRESHOLD, _DEFAULT)
-        mallopt(_M_TRIM_THRESHOLD, _DEFAULT)
-        trim(0)
+        if mallopt is not None and trim is not None:
+            mallopt(_M_MMAP_THRESHOLD, _DEFAULT)
+            mallopt(_M_TRIM_THRESHOLD, _DEFAULT)
+            trim(0)
 
 
 class _Worker:
