@@ -158,7 +158,7 @@ def kept_memory() -> Iterator[None]:
     try:
         yield
     finally:
-        if mallopt is not None and trim is not None:
+        if mallopt is not None:
             mallopt(_M_MMAP_THRESHOLD, _DEFAULT)
             mallopt(_M_TRIM_THRESHOLD, _DEFAULT)
             trim(0)
