@@ -1235,7 +1235,7 @@ def test_worker_processes_report_the_first_bad_byte(tmp_path, monkeypatch):
 #: big enough): the page faults of a 48 MB block made again after it was freed, before,
 #: inside and after `kept_memory`, and the block's pages.
 _FAULTS = """
-import resource, sys
+import resource
 from pipeline.read.transcode import kept_memory
 size = 48 << 20
 def again():

@@ -125,8 +125,9 @@ def transcode(
         workers = [
             stack.enter_context(_Worker(src, s, e, enc, work, final=e == end)) for s, e in cut[1:]
         ]
-        with kept_memory() if workers else contextlib.nullcontext():
-            quoted = transcode_span(src, *cut[0], enc, out, final=len(cut) == 1)
+        if workers:  # a big file: also a span decoded here when its worker failed
+            stack.enter_context(kept_memory())
+        quoted = transcode_span(src, *cut[0], enc, out, final=len(cut) == 1)
         for worker in workers:
             quoted = worker.append_to(out) or quoted
     return quoted
