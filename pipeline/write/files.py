@@ -220,7 +220,11 @@ def formula_safe(expr: pl.Expr) -> pl.Expr:
     spaces, tabs or CRs, but not a plain signed number) gets a leading apostrophe, so a spreadsheet
     shows it as text instead of running it. Apply to text columns of files people open
     (`write_csv` does, to all); machine-readable outputs keep the original text."""
-    risky = expr.str.contains(_RISKY) & ~expr.str.contains(_NUMBER)
+    starts = expr.str.contains(_RISKY)
+    # the number test only on the cells that start like a formula (nearly none: the
+    # others are null to it, which costs nothing)
+    number = pl.when(starts).then(expr).str.contains(_NUMBER).fill_null(False)
+    risky = starts & ~number
     safe = pl.when(risky).then(pl.concat_str([pl.lit("'"), expr])).otherwise(expr)
     return safe.alias(expr.meta.output_name(raise_if_undetermined=False) or "text")
 
