@@ -23,12 +23,18 @@
    period settling on that day (2026-10-H1 with the generator's defaults), whatever the
    bench's period; its statement is written once by an untimed `doudian settle` from
    Parquet and cached in the data folder (close/settlement/PERIOD).
+   The cells job (`cells/csv`, `tests/bench/cells_floor.py`) is the floor of checking
+   every cell: the orders' cells read as text and canonicalized as doudian does, no
+   rule, no finding, no output.
    The run job (`run/csv`) times `doudian run` over RUN_SHOPS shops' own exports
    (`--run-rows` order rows in all, generated once into DIR/run/), every stage on RUN_DAY.
    A run's outputs are deleted after it (the checked summary.json is kept in
    DIR/runs/logs/ with every run's stdout and stderr), so the disk stays bounded.
-3. Output: DIR/results.json (and a copy DIR/results-{rows}.json), and a Markdown table
-   with the machine, the library versions and the issue's targets.
+3. Output: DIR/results.json, and a Markdown table with the machine, the library
+   versions and the issue's targets. DIR/results-{rows}.json keeps every job measured
+   at that many rows: this run's, and from earlier runs the jobs this one did not run
+   (each with the time it was measured), so that a run of some jobs only does not lose
+   the others for the scaling check.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ SETTLE_FILES = ("orders", "after_sales", "products", "commissions")
 
 @dataclass(frozen=True)
 class Job:
-    name: str  # settle, duckdb, pandas, floor, validate, pandera, polars-checks
+    name: str  # settle, duckdb, pandas, floor, cells, validate, pandera, polars-checks
     format: str  # csv, parquet, gb18030, typed
     label: str
     settles: bool  # writes a summary.json to check
@@ -86,6 +92,7 @@ JOBS = (
     Job("pandas", "csv", "pandas (chunked)", True),
     Job("floor", "csv", "polars floor", True),
     Job("floor", "parquet", "polars floor", True),
+    Job("cells", "csv", "every cell canonicalized", False),
     Job("validate", "csv", "doudian validate orders", False),
     Job("validate", "gb18030", "doudian validate orders", False),
     Job("validate", "parquet", "doudian validate orders", False, default=False),
@@ -461,6 +468,8 @@ def command(job: Job, data: Dataset, period: str, out: Path) -> list[str]:
         return [PY, "-m", "tests.bench.pandas_settle", *files, *peer]
     if job.name == "floor":
         return [PY, "-m", "tests.bench.polars_floor", *files, *peer]
+    if job.name == "cells":
+        return [PY, "-m", "tests.bench.cells_floor", "--orders", str(data.file("orders", fmt))]
     if job.name == "validate":
         source = data.gb18030 if job.format == "gb18030" else data.file("orders", fmt)
         return [*DOUDIAN, "validate", "orders", str(source), "--out", str(out)]
@@ -601,7 +610,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     inputs = {data.file(s, f) for j in jobs for s in SETTLE_FILES for f in (j.format,) if j.settles}
     inputs |= {data.gb18030} if any(j.format == "gb18030" for j in jobs) else set()
-    inputs |= {data.file("orders", "csv")} if any(j.key == "validate/csv" for j in jobs) else set()
+    plain = ("validate/csv", "cells/csv")
+    inputs |= {data.file("orders", "csv")} if any(j.key in plain for j in jobs) else set()
     if any(j.name == "close" for j in jobs):
         inputs |= {data.file(stem, "csv") for _, stem in CLOSE_FILES}
     say(
@@ -838,12 +848,32 @@ def report(
         "jobs": jobs,
         "targets": targets(results, args.rows),
     }
+    for job in jobs:
+        job["measured"] = doc["created"]
     doc["scaling"] = scaling(base, results, args.rows)
-    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    (base / "results.json").write_text(text)
-    (base / f"results-{args.rows}.json").write_text(text)
+    (base / "results.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    kept = base / f"results-{args.rows}.json"
+    history = {**doc, "jobs": kept_jobs(kept, jobs)}
+    kept.write_text(json.dumps(history, ensure_ascii=False, indent=2) + "\n")
     print_report(doc, base)
     return doc
+
+
+def kept_jobs(path: Path, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """This run's `jobs`, then the jobs of the earlier results in `path` (the same rows)
+    that this run did not measure, each with the time it was measured (`measured`; an
+    older file without it: that file's `created`)."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return jobs
+    ran = {j["key"] for j in jobs}
+    carried = [
+        {**j, "measured": j.get("measured", earlier.get("created"))}
+        for j in earlier.get("jobs", [])
+        if j.get("key") not in ran
+    ]
+    return [*jobs, *carried]
 
 
 def print_report(doc: dict[str, Any], base: Path) -> None:
@@ -908,7 +938,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", default="bench", help="cache and results folder (default bench/)")
     parser.add_argument(
         "--only",
-        help="comma-separated jobs: a name (settle, duckdb, pandas, floor, validate, pandera, "
+        help="comma-separated jobs: a name (settle, duckdb, pandas, floor, cells, validate, pandera, "
         "polars-checks, close, run) or a NAME/FORMAT glob (*/parquet); default: every job but validate/parquet",
     )
     parser.add_argument(
