@@ -18,24 +18,26 @@ import json
 import polars as pl
 
 from pipeline.canonical.cells import canonicalize, code_column
+from pipeline.read.exports import open_exports
 from schemas import KINDS
-from schemas.base import normalize_header
 
 
 def cells(path: str) -> pl.LazyFrame:
-    """The orders kind's columns that the file has, as text, under their canonical
-    names."""
+    """The orders kind's columns that the file has (found as doudian finds them), as
+    text, under their canonical names."""
+    spec = KINDS["orders"].spec
+    (raw,) = open_exports(spec, path)
     if path.endswith(".parquet"):
         frame = pl.scan_parquet(path)
         frame = frame.select(pl.all().cast(pl.String))
     else:
         frame = pl.scan_csv(path, infer_schema=False, encoding="utf8", empty_string_is_null=False)
-    by_header = {normalize_header(h): h for h in frame.collect_schema().names()}
-    picked = {}
-    for column in KINDS["orders"].spec.columns:
-        found = [by_header[h] for h in map(normalize_header, column.headers) if h in by_header]
-        if found:
-            picked[column] = found[0]
+    names = frame.collect_schema().names()
+    picked = {
+        c: names[raw.header.index(raw.headers[c.name])]
+        for c in spec.columns
+        if c.name in raw.present
+    }
     typed = canonicalize(
         frame.select(pl.col(h).alias(c.name) for c, h in picked.items()), tuple(picked)
     )
